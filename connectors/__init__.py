@@ -1,0 +1,1 @@
+"""Connectors: source specs, landing-zone claims, readers per format, canonical mapping."""

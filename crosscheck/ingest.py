@@ -1,0 +1,236 @@
+"""Ingest one landed file: claim, read, map, validate, identify, deduplicate, load.
+
+Each file is one transaction: its staging rows, corrections, restricted identities,
+quarantined rows and its ``load_audit`` row are committed together or not at all. The
+reconciliation invariant (rows_in = loaded + quarantined + duplicate) is checked before
+commit; a violation aborts the load loudly.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from dataclasses import asdict, dataclass
+
+import numpy as np
+import pandas as pd
+from sqlalchemy import Engine, delete, insert, select, update
+
+from connectors.canonical import CanonicalBatch, to_canonical
+from connectors.landing import LandedFile
+from connectors.readers import FileRejected, read_file
+from connectors.spec import SourceSpec
+from matching import normalize as nz
+from matching.identity import resolve_identity
+from validation.quarantine import quarantine_frame, whole_file_quarantine
+from validation.reasons import reason_text
+from validation.suites import RowFailure, validate_rows
+from warehouse.db import bulk_insert, insert_ignore
+from warehouse.models import LoadAudit, PiiIdentity, Quarantine, staging_table
+
+__all__ = ["InvariantViolation", "LoadResult", "ingest_file"]
+
+log = logging.getLogger(__name__)
+
+_HASH_KEYS = ("crosscheck-key-1", "crosscheck-key-2")  # 16 bytes each, for 128-bit row hashes
+
+
+class InvariantViolation(RuntimeError):
+    """rows_in != loaded + quarantined + duplicate: a bug, never a data problem."""
+
+
+@dataclass
+class LoadResult:
+    source_id: str
+    file_name: str
+    status: str  # loaded | rejected | empty | duplicate_file | already_loaded
+    load_id: int | None = None
+    rows_in: int = 0
+    rows_loaded: int = 0
+    rows_quarantined: int = 0
+    rows_duplicate: int = 0
+    rows_corrected: int = 0
+    message: str = ""
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+def _row_hash(frame: pd.DataFrame) -> pd.Series:
+    """128-bit content hash of each row, as 32 hex chars (vectorised)."""
+    if frame.shape[1] == 0:
+        return pd.Series("", index=frame.index, dtype="string")
+    as_text = frame.astype("string").fillna("\x00")
+    parts = [pd.util.hash_pandas_object(as_text, index=False, hash_key=k).to_numpy()
+             for k in _HASH_KEYS]
+    # Two 64-bit hashes -> 16 big-endian bytes a row -> one hex string, cut every 32 chars.
+    raw = np.stack(parts, axis=1).astype(">u8").tobytes().hex().encode("ascii")
+    hexes = np.frombuffer(raw, dtype="S32").astype(str)
+    return pd.Series(hexes, index=frame.index, dtype="string")
+
+
+def _staging_rows(spec: SourceSpec, batch: CanonicalBatch, keep: pd.Index,
+                  pii_key: bytes) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(staging frame, identities) for the rows that passed validation."""
+    values = batch.values.loc[keep]
+    ident = resolve_identity(spec, values, pii_key)
+    content = values[[c.field for c in spec.columns if c.type != "id_number"]].copy()
+    content.insert(0, "_identity", ident["id_number"].fillna(""))
+    row_hash = _row_hash(content)
+    if spec.row_key:
+        key_frame = pd.DataFrame({
+            k: (ident["id_number"] if spec.column(k).type == "id_number" else values[k])
+            for k in spec.row_key
+        })
+        record_key = _row_hash(key_frame)
+    else:
+        record_key = row_hash
+    stg = pd.DataFrame({
+        "record_key": record_key,
+        "row_hash": row_hash,
+        "row_number": values.index.astype("int64"),
+        "person_key": ident["person_key"],
+        "id_status": ident["id_status"],
+        "id_masked": ident["id_masked"],
+        "name_norm": nz.normalize_names(values["name"]) if spec.has("name") else pd.NA,
+    }, index=values.index)
+    for col in spec.columns:
+        if col.type != "id_number":
+            stg[col.field] = values[col.field]
+    return stg, ident
+
+
+def _audit_row(landed: LandedFile, started: dt.datetime, **fields) -> dict:
+    return {"source_id": landed.source_id, "file_name": landed.name,
+            "file_sha256": landed.sha256, "file_size": landed.size, "started_at": started,
+            "finished_at": dt.datetime.now(dt.UTC).replace(tzinfo=None), **fields}
+
+
+def _record_audit(engine: Engine, landed: LandedFile, started: dt.datetime,
+                  result: LoadResult, encoding: str | None = None) -> LoadResult:
+    """A load_audit row for a file that loads no rows (rejected, empty, duplicate)."""
+    with engine.begin() as conn:
+        result.load_id = conn.execute(insert(LoadAudit).values(**_audit_row(
+            landed, started, rows_in=result.rows_in, rows_loaded=0,
+            rows_quarantined=result.rows_quarantined, rows_duplicate=result.rows_duplicate,
+            rows_corrected=0, status=result.status, message=result.message,
+            encoding=encoding))).inserted_primary_key[0]
+    return result
+
+
+def ingest_file(engine: Engine, spec: SourceSpec, landed: LandedFile,
+                pii_key: bytes) -> LoadResult:
+    """Process one landed file exactly once; returns what happened to its rows."""
+    started = dt.datetime.now(dt.UTC).replace(tzinfo=None)
+    result = LoadResult(spec.source_id, landed.name, "loaded")
+    with engine.connect() as conn:
+        seen = conn.execute(
+            select(LoadAudit.file_name, LoadAudit.rows_in, LoadAudit.status)
+            .where(LoadAudit.source_id == spec.source_id,
+                   LoadAudit.file_sha256 == landed.sha256)
+            .order_by(LoadAudit.load_id)
+        ).all()
+    if any(row.file_name == landed.name for row in seen):
+        result.status = "already_loaded"
+        return result
+    if seen:
+        # Same bytes under another name: a re-drop, not new data.
+        result.status = "duplicate_file"
+        result.rows_in = result.rows_duplicate = seen[0].rows_in
+        result.message = reason_text("FILE_DUPLICATE") + f"（{seen[0].file_name}）"
+        return _record_audit(engine, landed, started, result)
+
+    try:
+        table = read_file(landed.path, spec.format, encoding=spec.encoding,
+                          sql_table=spec.sql_table, sql_url=spec.sql_url)
+    except FileRejected as exc:
+        result.status, result.message = "rejected", exc.message
+        return _record_audit(engine, landed, started, result)
+    if table.frame.empty and not table.broken_rows:
+        result.status, result.message = "empty", reason_text("FILE_EMPTY")
+        return _record_audit(engine, landed, started, result, table.encoding)
+
+    batch = to_canonical(spec, table)
+    result.rows_in = len(batch)
+    if batch.missing_columns:
+        missing = "、".join(c.header for c in batch.missing_columns)
+        quarantined = whole_file_quarantine(spec, batch, "FILE_COLUMNS_MISSING", missing)
+        result.status = "rejected"
+        result.message = reason_text("FILE_COLUMNS_MISSING", value=missing)
+        return _load(engine, spec, landed, started, result, batch, quarantined, None, None,
+                     table.encoding)
+
+    failures = validate_rows(spec, batch)
+    if table.broken_rows:
+        # A row that could not be split into fields has one reason only: its format.
+        broken = pd.Index(sorted(table.broken_rows))
+        failures = [RowFailure(f.reason_code, f.field, f.rows.difference(broken))
+                    for f in failures]
+        failures.append(RowFailure("ROW_MALFORMED", None, broken))
+    quarantined = quarantine_frame(spec, batch, failures)
+    keep = batch.values.index.difference(pd.Index(quarantined["row_number"]))
+    stg, ident = _staging_rows(spec, batch, keep, pii_key)
+    return _load(engine, spec, landed, started, result, batch, quarantined, stg, ident,
+                 table.encoding)
+
+
+def _load(engine: Engine, spec: SourceSpec, landed: LandedFile, started: dt.datetime,
+          result: LoadResult, batch: CanonicalBatch, quarantined: pd.DataFrame,
+          stg: pd.DataFrame | None, ident: pd.DataFrame | None,
+          encoding: str | None) -> LoadResult:
+    stg_table = staging_table(spec)
+    with engine.begin() as conn:
+        load_id = conn.execute(insert(LoadAudit).values(**_audit_row(
+            landed, started, status="loading", encoding=encoding,
+            extra_columns="、".join(map(str, batch.extra_columns)) or None,
+        ))).inserted_primary_key[0]
+        result.load_id = load_id
+        if stg is not None and len(stg):
+            # Within the file a later row with the same key supersedes an earlier one.
+            in_file_dup = stg.duplicated("record_key", keep="last")
+            stg = stg[~in_file_dup]
+            existing = pd.DataFrame(
+                conn.execute(select(stg_table.c.record_key, stg_table.c.row_hash)).all(),
+                columns=["record_key", "old_hash"],
+            )
+            merged = stg[["record_key", "row_hash"]].merge(existing, on="record_key", how="left")
+            known = merged["old_hash"].notna().to_numpy()
+            equal = (merged["old_hash"] == merged["row_hash"]).fillna(False).to_numpy(dtype=bool)
+            same = known & equal
+            corrected_keys = merged.loc[known & ~equal, "record_key"].tolist()
+            for start in range(0, len(corrected_keys), 500):
+                conn.execute(delete(stg_table).where(
+                    stg_table.c.record_key.in_(corrected_keys[start:start + 500])))
+            new_rows = stg[~same].assign(load_id=load_id)
+            bulk_insert(conn, stg_table, new_rows)
+            if ident is not None:
+                pii = ident.loc[new_rows.index, ["person_key", "id_number", "id_status"]]
+                pii = pii.dropna(subset=["person_key"]).drop_duplicates("person_key")
+                insert_ignore(conn, PiiIdentity.__table__, pii)
+            result.rows_loaded = len(new_rows)
+            result.rows_corrected = len(corrected_keys)
+            result.rows_duplicate = int(in_file_dup.sum()) + int(same.sum())
+        if len(quarantined):
+            rows = quarantined.assign(load_id=load_id, source_id=spec.source_id,
+                                      file_name=landed.name)
+            bulk_insert(conn, Quarantine.__table__, rows)
+        result.rows_quarantined = len(quarantined)
+        if result.status == "loaded" and result.rows_quarantined:
+            result.status = "loaded_with_rejects"
+        accounted = result.rows_loaded + result.rows_quarantined + result.rows_duplicate
+        if accounted != result.rows_in:
+            raise InvariantViolation(
+                f"{spec.source_id}/{landed.name}: rows_in={result.rows_in} but loaded "
+                f"{result.rows_loaded} + quarantined {result.rows_quarantined} + duplicate "
+                f"{result.rows_duplicate} = {accounted}"
+            )
+        conn.execute(update(LoadAudit).where(LoadAudit.load_id == load_id).values(
+            rows_in=result.rows_in, rows_loaded=result.rows_loaded,
+            rows_quarantined=result.rows_quarantined, rows_duplicate=result.rows_duplicate,
+            rows_corrected=result.rows_corrected, status=result.status, message=result.message,
+            finished_at=dt.datetime.now(dt.UTC).replace(tzinfo=None),
+        ))
+    log.info("%s %s: %s in=%d loaded=%d quarantined=%d duplicate=%d", spec.source_id,
+             landed.name, result.status, result.rows_in, result.rows_loaded,
+             result.rows_quarantined, result.rows_duplicate)
+    return result

@@ -1,0 +1,1 @@
+"""Record linkage: normalisers, comparators, settings, model, linker and household clustering."""

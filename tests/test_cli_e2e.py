@@ -1,0 +1,125 @@
+"""End to end through the real CLI: demo city -> warehouse -> monitoring list and exports."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import pandas as pd
+import pytest
+from sqlalchemy import create_engine, func, select, text
+
+from connectors.spec import load_specs
+from tests.conftest import AS_OF
+from warehouse.models import Base, LoadAudit, MonitoringList
+
+pytestmark = pytest.mark.slow
+
+
+def crosscheck(*args: str, env: dict | None = None) -> subprocess.CompletedProcess:
+    full_env = {k: v for k, v in os.environ.items() if k != "CROSSCHECK_PII_KEY"}
+    full_env.update(env or {})
+    return subprocess.run([sys.executable, "-m", "crosscheck.cli", *args], capture_output=True,
+                          text=True, env=full_env, timeout=600)
+
+
+def _snapshot(url: str) -> dict[str, int | list]:
+    """Row counts of every table, and the monitoring list's content."""
+    engine = create_engine(url)
+    with engine.connect() as conn:
+        names = [t for t in Base.metadata.tables] + [f"stg_{s}" for s in load_specs()]
+        counts = {t: conn.execute(text(f'SELECT COUNT(*) FROM "{t}"')).scalar_one()
+                  for t in sorted(set(names))}
+        mart = conn.execute(select(MonitoringList).order_by(MonitoringList.household_no)).all()
+    engine.dispose()
+    return {"counts": counts, "mart": [tuple(r) for r in mart]}
+
+
+def test_run_twice_on_the_demo_city(demo_city, tmp_path, warehouse_url):
+    reports = tmp_path / "reports"
+    args = ["run", "--landing", str(demo_city["landing"]), "--warehouse", warehouse_url,
+            "--as-of", AS_OF, "--reports", str(reports)]
+    first = crosscheck(*args)
+    assert first.returncode == 0, first.stderr[-2000:]
+    assert "cross-check as of 2026-11-30" in first.stdout
+    assert "flagged" in first.stdout and "quarantined" in first.stdout
+    assert "Traceback" not in first.stderr
+    before = _snapshot(warehouse_url)
+
+    second = crosscheck(*args)
+    assert second.returncode == 0, second.stderr[-2000:]
+    assert "0 new" in second.stdout
+    assert _snapshot(warehouse_url) == before
+
+    engine = create_engine(warehouse_url)
+    with engine.connect() as conn:
+        audits = pd.DataFrame(conn.execute(select(LoadAudit)).mappings().all())
+        mart = pd.DataFrame(conn.execute(select(MonitoringList)).mappings().all())
+        flagged = conn.execute(select(func.count()).select_from(MonitoringList)).scalar_one()
+    engine.dispose()
+    # Every landed file is accounted for, every row of it too.
+    landed = [p for p in demo_city["landing"].rglob("*") if p.is_file()
+              and not p.name.startswith(".")]
+    assert len(audits) == len(landed)
+    assert (audits["rows_in"] == audits["rows_loaded"] + audits["rows_quarantined"]
+            + audits["rows_duplicate"]).all()
+    assert flagged > 0
+    # The mart shows masked IDs only and the columns BI relies on.
+    assert mart["head_id_masked"].dropna().str.fullmatch(r"\d{6}\*{8}[\dX]{4}").all()
+    assert set(mart["grade"]) <= {"red", "yellow", "green"}
+    assert (pd.to_datetime(mart["decision_due"]) >= pd.to_datetime(mart["first_flagged_at"])).all()
+    export = reports / "monitoring_list_20261130.csv"
+    assert export.read_bytes().startswith(b"\xef\xbb\xbf")  # BOM: Excel reads Chinese
+    assert len(pd.read_csv(export)) == flagged
+
+
+def test_no_raw_id_numbers_outside_the_restricted_table(demo_city, tmp_path):
+    url = f"sqlite:///{tmp_path / 'w.db'}"
+    result = crosscheck("run", "--landing", str(demo_city["landing"]), "--warehouse", url,
+                        "--as-of", AS_OF, "--reports", str(tmp_path / "reports"))
+    assert result.returncode == 0, result.stderr[-2000:]
+    truth = pd.read_csv(demo_city["truth"] / "persons.csv", dtype=str)
+    sample = set(truth["id_number"].head(200))
+    engine = create_engine(url)
+    with engine.connect() as conn:
+        for table in [t for t in _snapshot(url)["counts"] if t != "pii_identity"]:
+            frame = pd.DataFrame(conn.execute(text(f'SELECT * FROM "{table}"')).all())
+            if frame.empty:
+                continue
+            cells = set(frame.astype(str).to_numpy().ravel())
+            assert not (cells & sample), f"raw ID numbers found in {table}"
+    engine.dispose()
+    for path in (tmp_path / "reports").rglob("*.csv"):
+        content = path.read_text(encoding="utf-8-sig")
+        assert not any(i in content for i in sample), path
+    assert not any(i in result.stdout + result.stderr for i in sample)
+
+
+def test_wrong_landing_path_is_one_clear_line(tmp_path):
+    result = crosscheck("run", "--landing", str(tmp_path / "nope"), "--warehouse",
+                        f"sqlite:///{tmp_path / 'w.db'}", env={"CROSSCHECK_PII_KEY": "k"})
+    assert result.returncode == 2
+    assert result.stderr.strip().count("\n") == 0
+    assert "landing folder not found" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_unreachable_warehouse_is_one_clear_line(demo_city):
+    result = crosscheck("run", "--landing", str(demo_city["landing"]), "--warehouse",
+                        "postgresql+psycopg://nobody@127.0.0.1:1/none")
+    assert result.returncode == 2
+    assert "cannot connect to warehouse" in result.stderr
+    assert "Traceback" not in result.stderr
+    bad_url = crosscheck("run", "--landing", str(demo_city["landing"]), "--warehouse", "nonsense")
+    assert bad_url.returncode == 2 and "not a valid SQLAlchemy URL" in bad_url.stderr
+
+
+def test_pii_key_is_required_outside_the_demo(tmp_path):
+    (tmp_path / "landing").mkdir()
+    result = crosscheck("run", "--landing", str(tmp_path / "landing"), "--warehouse",
+                        f"sqlite:///{tmp_path / 'w.db'}")
+    assert result.returncode == 2 and "CROSSCHECK_PII_KEY" in result.stderr
+    dev = crosscheck("run", "--landing", str(tmp_path / "landing"), "--warehouse",
+                     f"sqlite:///{tmp_path / 'w.db'}",
+                     env={"CROSSCHECK_PII_KEY": "crosscheck-demo-development-key-not-a-secret"})
+    assert dev.returncode == 2 and "refused" in dev.stderr

@@ -1,0 +1,1 @@
+"""Validation: GX row suites per source, reason catalogue, quarantine."""

@@ -1,0 +1,1 @@
+"""Warehouse: SQLAlchemy 2 models, bulk loaders, dimensions, rules and marts."""

@@ -1,0 +1,132 @@
+"""Warehouse connections, schema creation and bulk writes, for SQLite and PostgreSQL.
+
+One small backend interface: ``bulk_insert`` uses PostgreSQL ``COPY`` (psycopg 3) inside
+the caller's transaction, and executemany on SQLite. Frames are written as they are:
+callers pass columns already named and typed for the target table.
+"""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+import pandas as pd
+from sqlalchemy import Engine, Table, create_engine, event, inspect, text
+from sqlalchemy.engine import Connection, make_url
+from sqlalchemy.exc import ArgumentError, OperationalError, SQLAlchemyError
+
+from connectors.spec import load_specs
+from warehouse.models import Base, staging_table
+
+__all__ = ["WarehouseError", "bulk_insert", "connect", "ensure_schema", "read_frame"]
+
+
+class WarehouseError(Exception):
+    """The warehouse cannot be reached or used; the message is one readable line."""
+
+
+def _sqlite_pragmas(dbapi_conn, _record) -> None:
+    cur = dbapi_conn.cursor()
+    # WAL lets BI read while the pipeline writes; NORMAL sync is safe with WAL.
+    cur.execute("PRAGMA journal_mode=WAL")
+    cur.execute("PRAGMA synchronous=NORMAL")
+    cur.execute("PRAGMA foreign_keys=ON")
+    cur.close()
+
+
+def connect(url: str) -> Engine:
+    """An engine for the warehouse URL, checked by opening a connection."""
+    try:
+        parsed = make_url(url)
+    except ArgumentError:
+        raise WarehouseError(f"warehouse URL is not a valid SQLAlchemy URL: {url!r}") from None
+    if parsed.get_backend_name() == "sqlite" and parsed.database not in (None, "", ":memory:"):
+        folder = Path(parsed.database).parent
+        if not folder.exists():
+            folder.mkdir(parents=True, exist_ok=True)
+    try:
+        engine = create_engine(parsed)
+    except (ArgumentError, ImportError) as exc:
+        raise WarehouseError(
+            f"cannot use warehouse URL {parsed.render_as_string()}: {exc}") from None
+    if engine.dialect.name == "sqlite":
+        event.listen(engine, "connect", _sqlite_pragmas)
+    try:
+        with engine.connect():
+            pass
+    except (OperationalError, SQLAlchemyError) as exc:
+        first_line = str(exc.orig if hasattr(exc, "orig") else exc).strip().splitlines()[0]
+        raise WarehouseError(
+            f"cannot connect to warehouse {parsed.render_as_string()}: {first_line}"
+        ) from None
+    return engine
+
+
+def ensure_schema(engine: Engine) -> None:
+    """Create every table that does not exist yet (fixed models and one staging per spec)."""
+    for spec in load_specs().values():
+        staging_table(spec)
+    Base.metadata.create_all(engine)
+
+
+def _copy_postgres(conn: Connection, table_name: str, frame: pd.DataFrame) -> None:
+    buf = io.StringIO()
+    frame.to_csv(buf, index=False, header=False, na_rep="\\N", date_format="%Y-%m-%d %H:%M:%S")
+    cols = ", ".join(f'"{c}"' for c in frame.columns)
+    sql = f"COPY \"{table_name}\" ({cols}) FROM STDIN WITH (FORMAT csv, NULL '\\N')"
+    cursor = conn.connection.driver_connection.cursor()
+    with cursor.copy(sql) as copy:
+        copy.write(buf.getvalue())
+
+
+def _python_values(frame: pd.DataFrame, table: Table) -> list[dict]:
+    out = frame.astype(object).where(frame.notna(), None)
+    for name in frame.columns:
+        py_type = table.c[name].type.python_type if name in table.c else None
+        col = out[name]
+        if py_type is not None and py_type.__name__ == "date":
+            out[name] = col.map(lambda v: v.date() if hasattr(v, "date") else v)
+        elif py_type is not None and py_type.__name__ == "datetime":
+            out[name] = col.map(lambda v: v.to_pydatetime() if hasattr(v, "to_pydatetime") else v)
+    return out.to_dict("records")
+
+
+def bulk_insert(conn: Connection, table: Table, frame: pd.DataFrame) -> int:
+    """Append a frame to a table inside the caller's transaction; returns rows written."""
+    if frame.empty:
+        return 0
+    if conn.dialect.name == "postgresql":
+        _copy_postgres(conn, table.name, frame)
+    else:
+        conn.execute(table.insert(), _python_values(frame, table))
+    return len(frame)
+
+
+def read_frame(conn: Connection | Engine, sql, **params) -> pd.DataFrame:
+    """A query's result as a DataFrame (object columns; callers cast what they need)."""
+    result = conn.execute(sql, params) if isinstance(conn, Connection) else None
+    if result is None:
+        with conn.connect() as c:
+            result = c.execute(sql, params)
+            return pd.DataFrame(result.fetchall(), columns=list(result.keys()))
+    return pd.DataFrame(result.fetchall(), columns=list(result.keys()))
+
+
+def table_exists(engine: Engine, name: str) -> bool:
+    return inspect(engine).has_table(name)
+
+
+def insert_ignore(conn: Connection, table: Table, frame: pd.DataFrame) -> None:
+    """Insert rows whose primary key is not there yet (set-based, inside the transaction)."""
+    if frame.empty:
+        return
+    if conn.dialect.name == "postgresql":
+        tmp = f"tmp_{table.name}"
+        conn.execute(text(f'CREATE TEMP TABLE "{tmp}" (LIKE "{table.name}") ON COMMIT DROP'))
+        _copy_postgres(conn, tmp, frame)
+        cols = ", ".join(f'"{c}"' for c in frame.columns)
+        conn.execute(text(f'INSERT INTO "{table.name}" ({cols}) SELECT {cols} FROM "{tmp}" '
+                          "ON CONFLICT DO NOTHING"))
+        conn.execute(text(f'DROP TABLE "{tmp}"'))
+    else:
+        conn.execute(table.insert().prefix_with("OR IGNORE"), _python_values(frame, table))

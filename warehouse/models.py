@@ -1,0 +1,249 @@
+"""Warehouse schema: typed SQLAlchemy 2 models, one set for SQLite and PostgreSQL.
+
+Layers (as dbt names them):
+- ``stg_<source>``: one table per source spec, canonical fields typed, identity replaced by
+  a pseudonymous ``person_key`` and a masked ID (built from the specs, see ``staging_table``).
+- ``pii_identity``: the one restricted table holding ID numbers.
+- dimensions (``dim_person``, ``dim_household``) rebuilt from the 公安 person master;
+  ``record_link`` ties every staged record to a person/household with method and probability.
+- ``risk_signal`` (one row per signal with its evidence) and ``household_flag`` (one row per
+  flagged household per run date), history kept by ``as_of``.
+- marts for BI: ``mart_monitoring_list`` (one row per flagged household at the latest run).
+- operations: ``load_audit`` (one row per claimed file) and ``quarantine`` (one per rejected row).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    Date,
+    DateTime,
+    Float,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+from connectors.spec import SourceSpec
+
+__all__ = [
+    "Base",
+    "DimHousehold",
+    "DimPerson",
+    "HouseholdFlag",
+    "LoadAudit",
+    "MonitoringList",
+    "PiiIdentity",
+    "Quarantine",
+    "RecordLink",
+    "RiskSignal",
+    "RunLog",
+    "staging_table",
+]
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData()
+
+
+class LoadAudit(Base):
+    """One row per claimed file. Invariant: rows_in = loaded + quarantined + duplicate."""
+
+    __tablename__ = "load_audit"
+    load_id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    source_id: Mapped[str] = mapped_column(String(64), index=True)
+    file_name: Mapped[str] = mapped_column(String(512))
+    file_sha256: Mapped[str] = mapped_column(String(64), index=True)
+    file_size: Mapped[int] = mapped_column(BigInteger, default=0)
+    encoding: Mapped[str | None] = mapped_column(String(32))
+    rows_in: Mapped[int] = mapped_column(Integer, default=0)
+    rows_loaded: Mapped[int] = mapped_column(Integer, default=0)
+    rows_quarantined: Mapped[int] = mapped_column(Integer, default=0)
+    rows_duplicate: Mapped[int] = mapped_column(Integer, default=0)
+    rows_corrected: Mapped[int] = mapped_column(Integer, default=0)
+    status: Mapped[str] = mapped_column(String(32))
+    message: Mapped[str | None] = mapped_column(Text)
+    extra_columns: Mapped[str | None] = mapped_column(Text)
+    started_at: Mapped[dt.datetime] = mapped_column(DateTime)
+    finished_at: Mapped[dt.datetime] = mapped_column(DateTime)
+
+
+class Quarantine(Base):
+    """One row per rejected input row, with Chinese reasons and the raw values (IDs masked)."""
+
+    __tablename__ = "quarantine"
+    quarantine_id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    load_id: Mapped[int] = mapped_column(Integer, index=True)
+    source_id: Mapped[str] = mapped_column(String(64), index=True)
+    file_name: Mapped[str] = mapped_column(String(512))
+    row_number: Mapped[int] = mapped_column(Integer)
+    reason_code: Mapped[str] = mapped_column(String(200))
+    reason: Mapped[str] = mapped_column(Text)
+    raw_values: Mapped[str] = mapped_column(Text)
+
+
+class PiiIdentity(Base):
+    """RESTRICTED: the only table holding ID numbers (normalised), keyed by person_key."""
+
+    __tablename__ = "pii_identity"
+    person_key: Mapped[str] = mapped_column(String(32), primary_key=True)
+    id_number: Mapped[str] = mapped_column(String(32))
+    id_status: Mapped[str] = mapped_column(String(16))
+
+
+class DimPerson(Base):
+    """One row per person of the 公安 household register (latest snapshot)."""
+
+    __tablename__ = "dim_person"
+    person_key: Mapped[str] = mapped_column(String(32), primary_key=True)
+    household_no: Mapped[str] = mapped_column(String(64), index=True)
+    name: Mapped[str | None] = mapped_column(String(64))
+    name_norm: Mapped[str | None] = mapped_column(String(64))
+    id_masked: Mapped[str | None] = mapped_column(String(32))
+    sex: Mapped[str | None] = mapped_column(String(4))
+    birth_date: Mapped[dt.date | None] = mapped_column(Date)
+    relation: Mapped[str | None] = mapped_column(String(16))
+    county: Mapped[str | None] = mapped_column(String(32))
+    township: Mapped[str | None] = mapped_column(String(64))
+    village: Mapped[str | None] = mapped_column(String(64))
+    status: Mapped[str | None] = mapped_column(String(8))
+    cancel_date: Mapped[dt.date | None] = mapped_column(Date)
+    cancel_reason: Mapped[str | None] = mapped_column(String(8))
+
+
+class DimHousehold(Base):
+    """One row per 户号 of the register: place, head, active members."""
+
+    __tablename__ = "dim_household"
+    household_no: Mapped[str] = mapped_column(String(64), primary_key=True)
+    county: Mapped[str | None] = mapped_column(String(32), index=True)
+    township: Mapped[str | None] = mapped_column(String(64))
+    village: Mapped[str | None] = mapped_column(String(64))
+    head_person_key: Mapped[str | None] = mapped_column(String(32))
+    head_name: Mapped[str | None] = mapped_column(String(64))
+    head_id_masked: Mapped[str | None] = mapped_column(String(32))
+    members: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class RecordLink(Base):
+    """Which person and household each staged record belongs to, and how we know."""
+
+    __tablename__ = "record_link"
+    source_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    record_key: Mapped[str] = mapped_column(String(32), primary_key=True)
+    person_key: Mapped[str | None] = mapped_column(String(32), index=True)
+    household_no: Mapped[str | None] = mapped_column(String(64), index=True)
+    method: Mapped[str] = mapped_column(String(32))  # exact_id | exact_name_place | unlinked
+    match_probability: Mapped[float | None] = mapped_column(Float)
+
+
+class RiskSignal(Base):
+    """One risk signal of one household at one run date, with its evidence."""
+
+    __tablename__ = "risk_signal"
+    signal_id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    as_of: Mapped[dt.date] = mapped_column(Date, index=True)
+    household_no: Mapped[str] = mapped_column(String(64), index=True)
+    rule_id: Mapped[str] = mapped_column(String(32))
+    risk_type: Mapped[str] = mapped_column(String(32))
+    source_id: Mapped[str | None] = mapped_column(String(64))
+    load_id: Mapped[int | None] = mapped_column(Integer)
+    row_number: Mapped[int | None] = mapped_column(Integer)
+    record_key: Mapped[str | None] = mapped_column(String(32))
+    event_date: Mapped[dt.date | None] = mapped_column(Date)
+    value: Mapped[float | None] = mapped_column(Float)
+    threshold: Mapped[float | None] = mapped_column(Float)
+    evidence: Mapped[str] = mapped_column(Text)
+
+
+class HouseholdFlag(Base):
+    """One flagged household at one run date: the history behind the monitoring list."""
+
+    __tablename__ = "household_flag"
+    as_of: Mapped[dt.date] = mapped_column(Date, primary_key=True)
+    household_no: Mapped[str] = mapped_column(String(64), primary_key=True)
+    object_type: Mapped[str] = mapped_column(String(16))
+    risk_types: Mapped[str] = mapped_column(Text)
+    grade: Mapped[str] = mapped_column(String(8))
+    asset_check: Mapped[str | None] = mapped_column(Text)
+    evidence_count: Mapped[int] = mapped_column(Integer)
+    lead_date: Mapped[dt.date | None] = mapped_column(Date)
+
+
+class MonitoringList(Base):
+    """mart_monitoring_list - grain: one row per flagged household at the latest run date."""
+
+    __tablename__ = "mart_monitoring_list"
+    household_no: Mapped[str] = mapped_column(String(64), primary_key=True)
+    county: Mapped[str | None] = mapped_column(String(32))
+    township: Mapped[str | None] = mapped_column(String(64))
+    village: Mapped[str | None] = mapped_column(String(64))
+    head_name: Mapped[str | None] = mapped_column(String(64))
+    head_id_masked: Mapped[str | None] = mapped_column(String(32))
+    object_type: Mapped[str] = mapped_column(String(16))
+    risk_types: Mapped[str] = mapped_column(Text)
+    grade: Mapped[str] = mapped_column(String(8))
+    asset_check: Mapped[str | None] = mapped_column(Text)
+    first_flagged_at: Mapped[dt.date] = mapped_column(Date)
+    evidence_count: Mapped[int] = mapped_column(Integer)
+    status: Mapped[str] = mapped_column(String(16))
+    decision_due: Mapped[dt.date | None] = mapped_column(Date)
+    as_of: Mapped[dt.date] = mapped_column(Date)
+
+    __table_args__ = (
+        Index("ix_monitoring_region", "county", "township", "village"),
+        Index("ix_monitoring_grade", "grade"),
+    )
+
+
+class RunLog(Base):
+    """One row per cross-check run date (the latest run is the current one)."""
+
+    __tablename__ = "run_log"
+    as_of: Mapped[dt.date] = mapped_column(Date, primary_key=True)
+    finished_at: Mapped[dt.datetime] = mapped_column(DateTime)
+    summary: Mapped[str] = mapped_column(Text)
+
+
+# Staging columns every source table has, before the spec's own fields.
+STAGING_META = ("record_key", "row_hash", "load_id", "row_number", "person_key", "id_status",
+                "id_masked", "name_norm")
+
+_SQL_TYPES = {
+    "text": lambda: Text(),
+    "name": lambda: String(64),
+    "code": lambda: String(32),
+    "date": lambda: Date(),
+    "datetime": lambda: DateTime(),
+    "month": lambda: Date(),
+    "amount": lambda: Float(),
+    "integer": lambda: BigInteger(),
+}
+
+
+def staging_table(spec: SourceSpec, metadata: MetaData = Base.metadata) -> Table:
+    """``stg_<source_id>``: canonical fields of the spec, ID columns replaced by person_key."""
+    if spec.staging_table in metadata.tables:
+        return metadata.tables[spec.staging_table]
+    columns = [
+        Column("record_key", String(32), primary_key=True),
+        Column("row_hash", String(32), nullable=False),
+        Column("load_id", Integer, nullable=False, index=True),
+        Column("row_number", Integer, nullable=False),
+        Column("person_key", String(32), index=True),
+        Column("id_status", String(16)),
+        Column("id_masked", String(32)),
+        Column("name_norm", String(64)),
+    ]
+    for col in spec.columns:
+        if col.type == "id_number":
+            continue  # raw IDs never leave pii_identity
+        columns.append(Column(col.field, _SQL_TYPES[col.type](), comment=col.header))
+    return Table(spec.staging_table, metadata, *columns, comment=f"{spec.department} {spec.title}")
