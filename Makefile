@@ -17,7 +17,8 @@ help: ## list the targets
 
 $(STAMP): requirements.lock setup.cfg pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install -q --disable-pip-version-check -c requirements.lock -e '.[dev]'
+	$(BIN)/python -m pip install -q --disable-pip-version-check -c requirements.lock \
+	  --config-settings editable_mode=compat -e '.[dev]'
 	touch $@
 
 run: $(STAMP) ## generate the demo city into var/landing and run the whole cross-check into var/warehouse.db

@@ -63,9 +63,11 @@ def _type_column(col: ColumnSpec, raw: pd.Series) -> tuple[pd.Series, pd.Series]
         parsed = nz.parse_amounts(raw, multiplier=col.multiplier)
         if col.type == "integer":
             value = parsed["value"]
-            fractional = value.notna() & (value != value.round())
-            rounded = value.round().astype("Int64")
-            return rounded.where(~fractional), parsed["invalid"] | fractional
+            # Beyond 2**53 a float no longer holds an exact integer (an ID pasted into a
+            # count column, say): not a number we can use.
+            unusable = value.notna() & ((value != value.round()) | (value.abs() >= 2**53))
+            rounded = value.where(~unusable).round().astype("Int64")
+            return rounded, parsed["invalid"] | unusable
     elif col.type == "code":
         parsed = nz.normalize_codes(raw, col.values, col.aliases)
     else:  # pragma: no cover - the spec loader rejects unknown types

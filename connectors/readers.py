@@ -9,9 +9,12 @@ unreadable raise :class:`FileRejected` with a Chinese message naming the problem
 from __future__ import annotations
 
 import codecs
+import csv
+import io
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import quote
 
 import pandas as pd
 
@@ -58,7 +61,20 @@ def _numbered(frame: pd.DataFrame) -> pd.DataFrame:
     return frame
 
 
+def _csv_header(text: str) -> list[str]:
+    first = next(csv.reader(io.StringIO(text)), [])
+    return _dedupe_headers([h.strip() for h in first])
+
+
 def _read_csv(path: Path, encoding: str) -> RawTable:
+    """CSV through pyarrow's reader; rows with the wrong number of fields become broken rows.
+
+    Row numbers count data rows from 1 (the header is not a row), as departments count
+    them in Excel; a broken row keeps its number so feedback points at the right line.
+    """
+    import pyarrow as pa
+    import pyarrow.csv as pacsv
+
     data = path.read_bytes()
     enc = detect_encoding(data) if encoding == "auto" else encoding
     try:
@@ -69,15 +85,39 @@ def _read_csv(path: Path, encoding: str) -> RawTable:
         ) from None
     if not text.strip():
         return RawTable(pd.DataFrame(), enc)
-    import io
+    header = _csv_header(text)
+    width = len(header)
+    broken: dict[int, str] = {}
+
+    def invalid_row(row) -> str:
+        number = (row.number or 0) - 1  # physical line -> data row (header is line 1)
+        broken[number] = f"该行有 {row.actual_columns} 个字段，表头有 {row.expected_columns} 个"
+        return "skip"
 
     try:
-        frame = pd.read_csv(
-            io.StringIO(text), dtype=str, keep_default_na=False, skip_blank_lines=True
+        table = pacsv.read_csv(
+            io.BytesIO(text.encode("utf-8")),
+            read_options=pacsv.ReadOptions(column_names=header, skip_rows=1, use_threads=False),
+            parse_options=pacsv.ParseOptions(invalid_row_handler=invalid_row,
+                                              newlines_in_values=True),
+            convert_options=pacsv.ConvertOptions(
+                column_types=dict.fromkeys(header, pa.string()),
+                strings_can_be_null=False, quoted_strings_can_be_null=False),
         )
-    except pd.errors.ParserError as exc:
-        raise FileRejected("FILE_MALFORMED", f"CSV 格式错误：{exc}") from None
-    return RawTable(_numbered(frame), enc)
+    except pa.ArrowInvalid as exc:
+        raise FileRejected("FILE_MALFORMED", f"CSV 格式错误：{str(exc)[:200]}") from None
+    frame = table.to_pandas()
+    frame.columns = header[:width]
+    total = len(frame) + len(broken)
+    good = [n for n in range(1, total + 1) if n not in broken]
+    if len(good) != len(frame):  # numbers unknown: keep order, number broken rows after
+        good = list(range(1, len(frame) + 1))
+    frame.index = pd.Index(good, name="row_number")
+    if broken:
+        placeholders = pd.DataFrame(None, index=pd.Index(sorted(broken), name="row_number"),
+                                    columns=frame.columns, dtype=object)
+        frame = pd.concat([frame.astype(object), placeholders]).sort_index()
+    return RawTable(frame, enc, broken)
 
 
 def _read_xlsx(path: Path) -> RawTable:
@@ -120,7 +160,9 @@ def _dedupe_headers(headers: list[str]) -> list[str]:
 
 
 def _read_jsonl(path: Path) -> RawTable:
-    text = path.read_bytes().decode("utf-8-sig", errors="replace")
+    data = path.read_bytes()
+    encoding = detect_encoding(data)
+    text = data.decode(encoding, errors="replace")
     lines = text.splitlines()
     records: list[dict] = []
     broken: dict[int, str] = {}
@@ -138,10 +180,16 @@ def _read_jsonl(path: Path) -> RawTable:
             obj = {}
         records.append(obj)
     frame = pd.DataFrame.from_records(records).astype(object) if records else pd.DataFrame()
+    # A nested object or list in a field is kept as its JSON text, never as a Python object.
+    for col in frame.columns:
+        nested = frame[col].map(lambda v: isinstance(v, (dict, list)))
+        if nested.any():
+            frame.loc[nested, col] = frame.loc[nested, col].map(
+                lambda v: json.dumps(v, ensure_ascii=False))
     if len(frame):
         frame = frame.where(frame.notna(), None)
         _numbered(frame)
-    return RawTable(frame, "utf-8", broken)
+    return RawTable(frame, encoding, broken)
 
 
 def _read_sql(path: Path | None, url: str | None, table: str) -> RawTable:
@@ -149,11 +197,17 @@ def _read_sql(path: Path | None, url: str | None, table: str) -> RawTable:
     from sqlalchemy import table as sa_table
     from sqlalchemy.exc import SQLAlchemyError
 
-    if url is None:
-        if path is None:
-            raise FileRejected("FILE_MALFORMED", "未提供数据库地址")
-        url = f"sqlite:///file:{path}?mode=ro&uri=true"
-    engine = create_engine(url)
+    if url is not None:
+        engine = create_engine(url)
+    elif path is not None:
+        import sqlite3
+
+        # Read-only URI with the path percent-encoded: '#', '?' or '%' in a file name must
+        # not become URI syntax (losing mode=ro would let SQLite create files in landing).
+        uri = f"file:{quote(str(path.resolve()))}?mode=ro"
+        engine = create_engine("sqlite://", creator=lambda: sqlite3.connect(uri, uri=True))
+    else:
+        raise FileRejected("FILE_MALFORMED", "未提供数据库地址")
     try:
         with engine.connect() as conn:
             names = inspect(conn).get_table_names() + inspect(conn).get_view_names()

@@ -15,13 +15,14 @@ from dataclasses import asdict, dataclass
 import numpy as np
 import pandas as pd
 from sqlalchemy import Engine, delete, insert, select, update
+from sqlalchemy.exc import IntegrityError
 
 from connectors.canonical import CanonicalBatch, to_canonical
 from connectors.landing import LandedFile
 from connectors.readers import FileRejected, read_file
 from connectors.spec import SourceSpec
 from matching import normalize as nz
-from matching.identity import resolve_identity
+from matching.identity import EXACT_STATUSES, resolve_identity
 from validation.quarantine import quarantine_frame, whole_file_quarantine
 from validation.reasons import reason_text
 from validation.suites import RowFailure, validate_rows
@@ -82,6 +83,11 @@ def _staging_rows(spec: SourceSpec, batch: CanonicalBatch, keep: pd.Index,
             k: (ident["id_number"] if spec.column(k).type == "id_number" else values[k])
             for k in spec.row_key
         })
+        if any(spec.column(k).type == "id_number" for k in spec.row_key):
+            # A key built on an ID we cannot trust would merge different people: such rows
+            # are told apart by their whole content instead.
+            untrusted = ~ident["id_status"].isin(EXACT_STATUSES)
+            key_frame["_content"] = row_hash.where(untrusted, "")
         record_key = _row_hash(key_frame)
     else:
         record_key = row_hash
@@ -178,6 +184,27 @@ def _load(engine: Engine, spec: SourceSpec, landed: LandedFile, started: dt.date
           result: LoadResult, batch: CanonicalBatch, quarantined: pd.DataFrame,
           stg: pd.DataFrame | None, ident: pd.DataFrame | None,
           encoding: str | None) -> LoadResult:
+    try:
+        return _load_transaction(engine, spec, landed, started, result, batch, quarantined,
+                                 stg, ident, encoding)
+    except IntegrityError:
+        # Another worker claimed this very file (same name and bytes) while we read it.
+        if _claimed(engine, spec.source_id, landed):
+            return LoadResult(spec.source_id, landed.name, "already_loaded")
+        raise
+
+
+def _claimed(engine: Engine, source_id: str, landed: LandedFile) -> bool:
+    with engine.connect() as conn:
+        return conn.execute(select(LoadAudit.load_id).where(
+            LoadAudit.source_id == source_id, LoadAudit.file_sha256 == landed.sha256,
+            LoadAudit.file_name == landed.name)).first() is not None
+
+
+def _load_transaction(engine: Engine, spec: SourceSpec, landed: LandedFile,
+                      started: dt.datetime, result: LoadResult, batch: CanonicalBatch,
+                      quarantined: pd.DataFrame, stg: pd.DataFrame | None,
+                      ident: pd.DataFrame | None, encoding: str | None) -> LoadResult:
     stg_table = staging_table(spec)
     with engine.begin() as conn:
         load_id = conn.execute(insert(LoadAudit).values(**_audit_row(

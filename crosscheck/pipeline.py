@@ -134,10 +134,12 @@ def write_exports(engine: Engine, as_of: dt.date, reports_dir: Path) -> list[str
     with engine.connect() as conn:
         rejected = read_frame(conn, select(Quarantine).order_by(
             Quarantine.source_id, Quarantine.load_id, Quarantine.row_number))
-    for (source_id, file_name), rows in rejected.groupby(["source_id", "file_name"]):
+    # One feedback file per load: a corrected file re-sent under the same name gets its own.
+    for (source_id, load_id, file_name), rows in rejected.groupby(
+            ["source_id", "load_id", "file_name"]):
         folder = reports_dir / "feedback" / source_id
         folder.mkdir(parents=True, exist_ok=True)
-        out = folder / f"{Path(file_name).stem}_rejected.csv"
+        out = folder / f"{Path(file_name).stem}_load{load_id}_rejected.csv"
         rows[["row_number", "reason_code", "reason", "raw_values"]].rename(columns={
             "row_number": "行号", "reason_code": "问题代码", "reason": "问题说明",
             "raw_values": "原始数据"}).to_csv(out, index=False, encoding="utf-8-sig")

@@ -9,7 +9,7 @@ from __future__ import annotations
 import datetime as dt
 from pathlib import Path
 
-from connectors.landing import landed_files
+from connectors.landing import LandedFile, landed_files, sha256_file
 from connectors.spec import load_specs
 from crosscheck.ingest import ingest_file
 from crosscheck.settings import load_settings
@@ -47,10 +47,10 @@ def load_file(source_id: str, path: str) -> dict:
     """Ingest one file; raises on a reconciliation violation so Airflow marks it failed."""
     settings = load_settings()
     spec = load_specs()[source_id]
-    landed = next((f for f in landed_files(settings.landing_dir, spec)
-                   if f.path == Path(path)), None)
-    if landed is None:
-        return {"source_id": source_id, "file_name": Path(path).name, "status": "vanished"}
+    file = Path(path)
+    if not file.is_file():
+        return {"source_id": source_id, "file_name": file.name, "status": "vanished"}
+    landed = LandedFile(source_id, file, sha256_file(file), file.stat().st_size)
     engine = _engine()
     try:
         return ingest_file(engine, spec, landed, settings.pii_key).as_dict()

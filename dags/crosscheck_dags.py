@@ -13,6 +13,8 @@ CROSSCHECK_PII_KEY, CROSSCHECK_REPORTS_DIR). Nothing heavy is imported at parse 
 from __future__ import annotations
 
 import datetime as dt
+import os
+from zoneinfo import ZoneInfo
 
 from airflow.sdk import Asset, AssetAny, Param, dag, get_current_context, task
 
@@ -28,9 +30,12 @@ def staging_asset(source_id: str) -> Asset:
 
 
 def _run_date(params: dict) -> dt.date:
+    """The run date: the `as_of` param, else the run's date in the city's time zone."""
     if params.get("as_of"):
         return dt.date.fromisoformat(params["as_of"])
-    return get_current_context()["dag_run"].run_after.date()
+    run_after = get_current_context()["dag_run"].run_after
+    return run_after.astimezone(ZoneInfo(os.environ.get("CROSSCHECK_TIMEZONE",
+                                                        "Asia/Shanghai"))).date()
 
 
 def make_ingest_dag(spec: SourceSpec):

@@ -62,7 +62,9 @@ def link_source(engine: Engine, spec: SourceSpec, persons: pd.DataFrame) -> pd.D
                         "method": "unlinked", "match_probability": None})
     out.loc[trusted, "method"] = "exact_id"
     out.loc[trusted, "match_probability"] = 1.0
-    rest = records[~trusted]
+    # Name linking is for records without a trusted ID: a valid ID that is not in the
+    # register belongs to someone else, whatever the name says.
+    rest = records[~records["id_status"].isin(EXACT_STATUSES)]
     if len(rest):
         named = _name_place_links(rest, persons, spec)
         if len(named):
@@ -83,8 +85,9 @@ def link_all(engine: Engine) -> pd.DataFrame:
                                           DimPerson.name_norm, DimPerson.township,
                                           DimPerson.village, DimPerson.status,
                                           DimPerson.relation))
-    links = [link_source(engine, spec, persons) for spec in load_specs().values()]
-    links = pd.concat([x for x in links if len(x)], ignore_index=True) if links else None
+    parts = [link_source(engine, spec, persons) for spec in load_specs().values()]
+    parts = [p for p in parts if len(p)]
+    links = pd.concat(parts, ignore_index=True) if parts else None
     with engine.begin() as conn:
         conn.execute(delete(RecordLink))
         if links is not None:

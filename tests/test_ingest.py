@@ -171,3 +171,77 @@ def test_missing_column_quarantines_every_row_with_the_column_named(tmp_path):
     assert r.status == "rejected" and r.rows_in == r.rows_quarantined == 1
     assert "公民身份号码" in r.message
     engine.dispose()
+
+
+RENSHE_HEADER = "姓名,身份证号,统计月份,就业状态,就业地区,月工资收入(元),失业登记日期,是否公益性岗位"
+
+
+def test_rows_without_a_trusted_id_are_never_merged_as_duplicates(tmp_path):
+    landing = tmp_path / "landing"
+    rows = ["张三,,2026-03,本地就业,新余,3000,,否", "李四,,2026-03,本地就业,新余,3100,,否",
+            "王五,12345,2026-03,本地就业,新余,3200,,否", "赵六,abc,202603,本地就业,新余,3300,,否",
+            "赵六,abc,202603,本地就业,新余,3300,,否"]  # the last one is a true duplicate
+    _write(landing / "renshe_employment", "r.csv", RENSHE_HEADER + "\n" + "\n".join(rows) + "\n")
+    engine = open_warehouse(f"sqlite:///{tmp_path / 'w.db'}")
+    [r] = _ingest_all(engine, landing, "renshe_employment")
+    assert (r.rows_in, r.rows_loaded, r.rows_duplicate) == (5, 4, 1)
+    engine.dispose()
+
+
+def test_a_row_with_extra_fields_is_quarantined_and_never_shifts_columns(tmp_path):
+    landing = tmp_path / "landing"
+    header = "灾害类型,发生日期,乡镇,村,户主姓名,身份证号,受灾人口,房屋倒塌间数,直接经济损失(万元)"
+    body = [f"洪涝,2026-07-01,罗坊镇,塘下村,张伟,{ID_A},3,1,2.5,多余",
+            f"洪涝,2026-07-01,罗坊镇,塘下村,李娜,{ID_B},3,0,0.5"]
+    _write(landing / "yingji_disaster", "d.csv", header + "\n" + "\n".join(body) + "\n", "utf-8")
+    engine = open_warehouse(f"sqlite:///{tmp_path / 'w.db'}")
+    [r] = _ingest_all(engine, landing, "yingji_disaster")
+    assert (r.rows_in, r.rows_loaded, r.rows_quarantined) == (2, 1, 1)
+    stg = staging_table(load_specs()["yingji_disaster"])
+    with engine.connect() as conn:
+        q = conn.execute(select(Quarantine.row_number, Quarantine.reason_code,
+                                Quarantine.raw_values)).one()
+        loaded = conn.execute(select(stg.c.name, stg.c.direct_loss)).one()
+    assert (q.row_number, q.reason_code) == (1, "ROW_MALFORMED")
+    assert ID_A not in q.raw_values
+    assert loaded == ("李娜", 5000.0)  # 0.5 万元
+    engine.dispose()
+
+
+def test_unusable_numbers_and_nested_json_are_row_problems_not_file_failures(tmp_path):
+    landing = tmp_path / "landing"
+    _write(landing / "gongan_hukou", "h.csv", HUKOU_HEADER + "\n" + _hukou_rows()[0] + "\n")
+    base = {"apply_id": "A1", "applicant_name": "张伟", "id_no": ID_A, "phone": "1",
+            "township": "罗坊镇", "village": "塘下村", "reason": "因病",
+            "reason_text": {"note": "住院"}, "apply_time": "2026-11-01 09:00:00"}
+    _write(landing / "declarations", "d.jsonl", json.dumps(base, ensure_ascii=False) + "\n",
+           "utf-8")
+    body = "张伟,,2026,99999999999999999999,\n"
+    _write(landing / "yibao_enrollment", "e.csv",
+           "姓名,身份证号,参保年度,参保状态,资助参保类别\n" + "张伟,,1e30,正常参保,\n" + body)
+    engine = open_warehouse(f"sqlite:///{tmp_path / 'w.db'}")
+    [d] = _ingest_all(engine, landing, "declarations")
+    assert d.rows_loaded == 1
+    [e] = _ingest_all(engine, landing, "yibao_enrollment")
+    assert (e.rows_in, e.rows_quarantined) == (2, 2)
+    engine.dispose()
+
+
+def test_sqlite_source_with_uri_characters_in_its_name(tmp_path):
+    import sqlite3
+
+    landing = tmp_path / "landing"
+    folder = landing / "minzheng_db"
+    folder.mkdir(parents=True)
+    db = folder / "jz#1 ?.sqlite"
+    con = sqlite3.connect(db)
+    con.execute("CREATE TABLE v_jiuzhu (jzlb, hzxm, sfzhm, bzrs, ybzje, sprq, zzrq, ssxz, sscj)")
+    con.execute("INSERT INTO v_jiuzhu VALUES ('城乡低保','张伟',?,3,'850.5','2026-05-01',NULL,"
+                "'罗坊镇','塘下村')", (ID_A,))
+    con.commit()
+    con.close()
+    engine = open_warehouse(f"sqlite:///{tmp_path / 'w.db'}")
+    [r] = _ingest_all(engine, landing, "minzheng_db")
+    assert r.rows_loaded == 1
+    assert sorted(p.name for p in folder.iterdir()) == ["jz#1 ?.sqlite"]  # nothing created
+    engine.dispose()

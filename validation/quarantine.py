@@ -6,8 +6,6 @@ engineers, and raw IDs live only in the restricted ``pii_identity`` table.
 
 from __future__ import annotations
 
-import json
-
 import pandas as pd
 
 from connectors.canonical import CanonicalBatch
@@ -34,12 +32,19 @@ def _raw_json(spec: SourceSpec, raw: pd.DataFrame) -> pd.Series:
     """Raw values of each row as JSON under the department's headers, IDs masked."""
     shown = pd.DataFrame(index=raw.index)
     for col in spec.columns:
-        cells = raw[col.field]
+        cells = raw[col.field].astype(object)
         shown[col.header] = cells.map(mask_raw_id) if col.type == "id_number" else cells
-    records = shown.astype(object).where(shown.notna(), None).to_dict("records")
-    return pd.Series(
-        [json.dumps(r, ensure_ascii=False, default=str) for r in records], index=raw.index
-    )
+    if shown.empty:
+        return pd.Series([], index=raw.index, dtype=object)
+    lines = shown.to_json(orient="records", lines=True, force_ascii=False,
+                          date_format="iso", default_handler=str).splitlines()
+    return pd.Series(lines, index=raw.index)
+
+
+def _reasons(code: str, column: str, values: pd.Series) -> pd.Series:
+    """The Chinese reason for each value, formatted once per distinct value."""
+    text = values.astype(object).where(values.notna(), "").astype(str)
+    return text.map({v: reason_text(code, column, v) for v in text.unique()})
 
 
 def quarantine_frame(spec: SourceSpec, batch: CanonicalBatch,
@@ -50,22 +55,23 @@ def quarantine_frame(spec: SourceSpec, batch: CanonicalBatch,
         if len(failure.rows) == 0:
             continue
         column = spec.column(failure.field).header if failure.field else ""
-        values = (batch.raw.loc[failure.rows, failure.field] if failure.field
-                  else pd.Series("", index=failure.rows))
-        if failure.field and spec.column(failure.field).type == "id_number":
-            values = values.map(mask_raw_id)
-        reasons = [reason_text(failure.reason_code, column, v) for v in values]
+        if failure.field:
+            values = batch.raw.loc[failure.rows, failure.field]
+            if spec.column(failure.field).type == "id_number":
+                values = values.map(mask_raw_id)
+        else:
+            values = pd.Series("", index=failure.rows)
         parts.append(pd.DataFrame({"row_number": failure.rows, "reason_code": failure.reason_code,
-                                   "reason": reasons}))
+                                   "reason": _reasons(failure.reason_code, column, values).values}))
     if not parts:
         return pd.DataFrame(columns=["row_number", "reason_code", "reason", "raw_values"])
     rows = pd.concat(parts, ignore_index=True)
-    grouped = rows.groupby("row_number", sort=True).agg(
-        reason_code=("reason_code", lambda s: ";".join(dict.fromkeys(s))),
-        reason=("reason", "；".join),
-    )
+    codes = rows.drop_duplicates(["row_number", "reason_code"]).groupby(
+        "row_number", sort=True)["reason_code"].agg(";".join)
+    reasons = rows.groupby("row_number", sort=True)["reason"].agg("；".join)
+    grouped = pd.DataFrame({"reason_code": codes, "reason": reasons})
     grouped["raw_values"] = _raw_json(spec, batch.raw.loc[grouped.index])
-    return grouped.reset_index()
+    return grouped.rename_axis("row_number").reset_index()
 
 
 def whole_file_quarantine(spec: SourceSpec, batch: CanonicalBatch, code: str,

@@ -42,8 +42,11 @@ def connect(url: str) -> Engine:
         raise WarehouseError(f"warehouse URL is not a valid SQLAlchemy URL: {url!r}") from None
     if parsed.get_backend_name() == "sqlite" and parsed.database not in (None, "", ":memory:"):
         folder = Path(parsed.database).parent
-        if not folder.exists():
+        try:
             folder.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise WarehouseError(f"cannot create the warehouse folder {folder}: "
+                                 f"{exc.strerror}") from None
     try:
         engine = create_engine(parsed)
     except (ArgumentError, ImportError) as exc:

@@ -28,6 +28,7 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    UniqueConstraint,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -74,6 +75,10 @@ class LoadAudit(Base):
     started_at: Mapped[dt.datetime] = mapped_column(DateTime)
     finished_at: Mapped[dt.datetime] = mapped_column(DateTime)
 
+    # Two workers (CLI and Airflow, say) can never both claim the same file.
+    __table_args__ = (UniqueConstraint("source_id", "file_sha256", "file_name",
+                                       name="uq_load_audit_file"),)
+
 
 class Quarantine(Base):
     """One row per rejected input row, with Chinese reasons and the raw values (IDs masked)."""
@@ -103,16 +108,16 @@ class DimPerson(Base):
 
     __tablename__ = "dim_person"
     person_key: Mapped[str] = mapped_column(String(32), primary_key=True)
-    household_no: Mapped[str] = mapped_column(String(64), index=True)
-    name: Mapped[str | None] = mapped_column(String(64))
-    name_norm: Mapped[str | None] = mapped_column(String(64))
+    household_no: Mapped[str] = mapped_column(Text, index=True)
+    name: Mapped[str | None] = mapped_column(Text)
+    name_norm: Mapped[str | None] = mapped_column(Text)
     id_masked: Mapped[str | None] = mapped_column(String(32))
     sex: Mapped[str | None] = mapped_column(String(4))
     birth_date: Mapped[dt.date | None] = mapped_column(Date)
     relation: Mapped[str | None] = mapped_column(String(16))
     county: Mapped[str | None] = mapped_column(String(32))
-    township: Mapped[str | None] = mapped_column(String(64))
-    village: Mapped[str | None] = mapped_column(String(64))
+    township: Mapped[str | None] = mapped_column(Text)
+    village: Mapped[str | None] = mapped_column(Text)
     status: Mapped[str | None] = mapped_column(String(8))
     cancel_date: Mapped[dt.date | None] = mapped_column(Date)
     cancel_reason: Mapped[str | None] = mapped_column(String(8))
@@ -122,12 +127,12 @@ class DimHousehold(Base):
     """One row per 户号 of the register: place, head, active members."""
 
     __tablename__ = "dim_household"
-    household_no: Mapped[str] = mapped_column(String(64), primary_key=True)
+    household_no: Mapped[str] = mapped_column(Text, primary_key=True)
     county: Mapped[str | None] = mapped_column(String(32), index=True)
-    township: Mapped[str | None] = mapped_column(String(64))
-    village: Mapped[str | None] = mapped_column(String(64))
+    township: Mapped[str | None] = mapped_column(Text)
+    village: Mapped[str | None] = mapped_column(Text)
     head_person_key: Mapped[str | None] = mapped_column(String(32))
-    head_name: Mapped[str | None] = mapped_column(String(64))
+    head_name: Mapped[str | None] = mapped_column(Text)
     head_id_masked: Mapped[str | None] = mapped_column(String(32))
     members: Mapped[int] = mapped_column(Integer, default=0)
 
@@ -139,7 +144,7 @@ class RecordLink(Base):
     source_id: Mapped[str] = mapped_column(String(64), primary_key=True)
     record_key: Mapped[str] = mapped_column(String(32), primary_key=True)
     person_key: Mapped[str | None] = mapped_column(String(32), index=True)
-    household_no: Mapped[str | None] = mapped_column(String(64), index=True)
+    household_no: Mapped[str | None] = mapped_column(Text, index=True)
     method: Mapped[str] = mapped_column(String(32))  # exact_id | exact_name_place | unlinked
     match_probability: Mapped[float | None] = mapped_column(Float)
 
@@ -148,9 +153,10 @@ class RiskSignal(Base):
     """One risk signal of one household at one run date, with its evidence."""
 
     __tablename__ = "risk_signal"
-    signal_id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
-    as_of: Mapped[dt.date] = mapped_column(Date, index=True)
-    household_no: Mapped[str] = mapped_column(String(64), index=True)
+    as_of: Mapped[dt.date] = mapped_column(Date, primary_key=True)
+    # Numbered in a stable order within the run date, so a rerun writes the same keys.
+    signal_no: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    household_no: Mapped[str] = mapped_column(Text, index=True)
     rule_id: Mapped[str] = mapped_column(String(32))
     risk_type: Mapped[str] = mapped_column(String(32))
     source_id: Mapped[str | None] = mapped_column(String(64))
@@ -168,7 +174,7 @@ class HouseholdFlag(Base):
 
     __tablename__ = "household_flag"
     as_of: Mapped[dt.date] = mapped_column(Date, primary_key=True)
-    household_no: Mapped[str] = mapped_column(String(64), primary_key=True)
+    household_no: Mapped[str] = mapped_column(Text, primary_key=True)
     object_type: Mapped[str] = mapped_column(String(16))
     risk_types: Mapped[str] = mapped_column(Text)
     grade: Mapped[str] = mapped_column(String(8))
@@ -181,11 +187,11 @@ class MonitoringList(Base):
     """mart_monitoring_list - grain: one row per flagged household at the latest run date."""
 
     __tablename__ = "mart_monitoring_list"
-    household_no: Mapped[str] = mapped_column(String(64), primary_key=True)
+    household_no: Mapped[str] = mapped_column(Text, primary_key=True)
     county: Mapped[str | None] = mapped_column(String(32))
-    township: Mapped[str | None] = mapped_column(String(64))
-    village: Mapped[str | None] = mapped_column(String(64))
-    head_name: Mapped[str | None] = mapped_column(String(64))
+    township: Mapped[str | None] = mapped_column(Text)
+    village: Mapped[str | None] = mapped_column(Text)
+    head_name: Mapped[str | None] = mapped_column(Text)
     head_id_masked: Mapped[str | None] = mapped_column(String(32))
     object_type: Mapped[str] = mapped_column(String(16))
     risk_types: Mapped[str] = mapped_column(Text)
@@ -218,7 +224,7 @@ STAGING_META = ("record_key", "row_hash", "load_id", "row_number", "person_key",
 
 _SQL_TYPES = {
     "text": lambda: Text(),
-    "name": lambda: String(64),
+    "name": lambda: Text(),
     "code": lambda: String(32),
     "date": lambda: Date(),
     "datetime": lambda: DateTime(),
@@ -240,7 +246,7 @@ def staging_table(spec: SourceSpec, metadata: MetaData = Base.metadata) -> Table
         Column("person_key", String(32), index=True),
         Column("id_status", String(16)),
         Column("id_masked", String(32)),
-        Column("name_norm", String(64)),
+        Column("name_norm", Text),
     ]
     for col in spec.columns:
         if col.type == "id_number":

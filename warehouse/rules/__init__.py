@@ -20,7 +20,7 @@ from connectors.spec import load_specs
 from warehouse.db import bulk_insert, read_frame
 from warehouse.models import DimHousehold, HouseholdFlag, RecordLink, RiskSignal, staging_table
 
-__all__ = ["RuleSet", "compute_signals", "flag_households", "load_rule_set", "run_rules"]
+__all__ = ["RuleInputs", "RuleSet", "compute_signals", "flag_households", "load_rule_set", "run_rules"]
 
 DEFAULT_RULES = Path(__file__).with_name("default.yaml")
 SIGNAL_COLUMNS = ["household_no", "rule_id", "source_id", "load_id", "row_number", "record_key",
@@ -51,15 +51,23 @@ def load_rule_set(path: str | Path | None = None) -> RuleSet:
         return RuleSet(yaml.safe_load(fh))
 
 
-class _Inputs:
-    """Linked staging rows per source, read once per run."""
+class RuleInputs:
+    """Linked staging rows per source (household_no + staging columns), read once per run.
 
-    def __init__(self, engine: Engine):
+    Tests pass ``frames`` directly: rules are pure functions of these frames.
+    """
+
+    def __init__(self, engine: Engine | None = None,
+                 frames: dict[str, pd.DataFrame] | None = None):
         self.engine = engine
         self.specs = load_specs()
         self._cache: dict[str, pd.DataFrame] = {}
+        for source_id, frame in (frames or {}).items():
+            self._cache[source_id] = frame.assign(source_id=source_id)
 
     def linked(self, source_id: str) -> pd.DataFrame:
+        if source_id not in self._cache and self.engine is None:
+            return self._empty(source_id)
         if source_id not in self._cache:
             stg = staging_table(self.specs[source_id])
             stmt = select(RecordLink.household_no, stg).join(RecordLink, and_(
@@ -75,6 +83,17 @@ class _Inputs:
             frame["source_id"] = source_id
             self._cache[source_id] = frame
         return self._cache[source_id]
+
+    def _empty(self, source_id: str) -> pd.DataFrame:
+        spec = self.specs[source_id]
+        columns = ["household_no", "record_key", "load_id", "row_number", *spec.fields]
+        frame = pd.DataFrame({c: pd.Series(dtype=object) for c in columns})
+        for col in spec.columns:
+            if col.type in ("date", "datetime", "month"):
+                frame[col.field] = pd.Series(dtype="datetime64[ns]")
+            elif col.type in ("amount", "integer"):
+                frame[col.field] = pd.Series(dtype=float)
+        return frame.assign(source_id=source_id)
 
 
 def _signals(frame: pd.DataFrame, rule_id: str, value, threshold, evidence,
@@ -102,19 +121,19 @@ def _fmt(values: pd.Series) -> pd.Series:
     return values.round(0).astype("Int64").astype("string")
 
 
-def _registered(inputs: _Inputs) -> pd.Index:
+def _registered(inputs: RuleInputs) -> pd.Index:
     reg = inputs.linked("xczx_registry")
     mask = reg["registry_type"].eq("脱贫户") | reg["monitored_type"].notna()
     return pd.Index(reg.loc[mask, "household_no"].unique())
 
 
-def _income(inputs: _Inputs, rules: RuleSet) -> pd.DataFrame:
+def _income(inputs: RuleInputs, rules: RuleSet) -> pd.DataFrame:
     """Per household and income year: per-capita and total net income (latest row wins)."""
     inc = inputs.linked("nync_income").sort_values(["load_id", "row_number"])
     return inc.dropna(subset=["year"]).drop_duplicates(["household_no", "year"], keep="last")
 
 
-def rule_income(inputs: _Inputs, rules: RuleSet, as_of: dt.date) -> list[pd.DataFrame]:
+def rule_income(inputs: RuleInputs, rules: RuleSet, as_of: dt.date) -> list[pd.DataFrame]:
     inc = _income(inputs, rules)
     latest = inc.sort_values("year").drop_duplicates("household_no", keep="last")
     latest = latest.dropna(subset=["income_pc"])
@@ -141,13 +160,13 @@ def rule_income(inputs: _Inputs, rules: RuleSet, as_of: dt.date) -> list[pd.Data
     return out
 
 
-def _medical_costs(inputs: _Inputs, rules: RuleSet, as_of: dt.date) -> pd.DataFrame:
+def _medical_costs(inputs: RuleInputs, rules: RuleSet, as_of: dt.date) -> pd.DataFrame:
     setl = inputs.linked("yibao_settlement")
     setl = setl[_in_window(setl["settled_at"], as_of, rules["window_months"])]
     return setl.dropna(subset=["out_of_pocket"])
 
 
-def rule_medical(inputs: _Inputs, rules: RuleSet, as_of: dt.date) -> list[pd.DataFrame]:
+def rule_medical(inputs: RuleInputs, rules: RuleSet, as_of: dt.date) -> list[pd.DataFrame]:
     setl = _medical_costs(inputs, rules, as_of)
     totals = setl.groupby("household_no")["out_of_pocket"].agg(["sum", "count"])
     evidence_rows = setl.sort_values("out_of_pocket").drop_duplicates("household_no", keep="last")
@@ -169,7 +188,7 @@ def rule_medical(inputs: _Inputs, rules: RuleSet, as_of: dt.date) -> list[pd.Dat
     return out
 
 
-def rule_disaster(inputs: _Inputs, rules: RuleSet, as_of: dt.date) -> list[pd.DataFrame]:
+def rule_disaster(inputs: RuleInputs, rules: RuleSet, as_of: dt.date) -> list[pd.DataFrame]:
     dis = inputs.linked("yingji_disaster")
     dis = dis[_in_window(dis["occurred_on"], as_of, rules["window_months"])]
     cfg = rules["disaster"]
@@ -182,7 +201,7 @@ def rule_disaster(inputs: _Inputs, rules: RuleSet, as_of: dt.date) -> list[pd.Da
                      event_date=hit["occurred_on"])]
 
 
-def rule_housing(inputs: _Inputs, rules: RuleSet, as_of: dt.date) -> list[pd.DataFrame]:
+def rule_housing(inputs: RuleInputs, rules: RuleSet, as_of: dt.date) -> list[pd.DataFrame]:
     house = inputs.linked("zhujian_housing")
     house = house[house["assessed_on"].isna() | (house["assessed_on"] <= pd.Timestamp(as_of))]
     latest = house.sort_values(["assessed_on", "load_id", "row_number"]).drop_duplicates(
@@ -193,7 +212,7 @@ def rule_housing(inputs: _Inputs, rules: RuleSet, as_of: dt.date) -> list[pd.Dat
                      event_date=hit["assessed_on"])]
 
 
-def rule_rigid(inputs: _Inputs, rules: RuleSet, as_of: dt.date) -> list[pd.DataFrame]:
+def rule_rigid(inputs: RuleInputs, rules: RuleSet, as_of: dt.date) -> list[pd.DataFrame]:
     months = rules["window_months"]
     medical = _medical_costs(inputs, rules, as_of).groupby("household_no")["out_of_pocket"].sum()
     school = inputs.linked("jiaoyu_students")
@@ -215,12 +234,14 @@ def rule_rigid(inputs: _Inputs, rules: RuleSet, as_of: dt.date) -> list[pd.DataF
                      + "）超过上年家庭纯收入 " + _fmt(hit["income_net"]) + " 元")]
 
 
-def rule_leads(inputs: _Inputs, rules: RuleSet, as_of: dt.date) -> list[pd.DataFrame]:
+def rule_leads(inputs: RuleInputs, rules: RuleSet, as_of: dt.date) -> list[pd.DataFrame]:
     months = rules["window_months"]
     dec = inputs.linked("declarations")
     dec = dec[_in_window(dec["applied_at"], as_of, months)]
     visits = inputs.linked("cadre_visits")
     visits = visits[_in_window(visits["visited_on"], as_of, months)]
+    nothing = "|".join(rules["leads"]["no_finding_patterns"])
+    visits = visits[~visits["finding"].fillna("").str.contains(nothing, regex=True)]
     return [
         _signals(dec, "L-DECLARATION", None, None,
                  "农户申报（" + dec["reason"].astype(str) + "）：" + dec["reason_text"].fillna(""),
@@ -235,9 +256,8 @@ def rule_leads(inputs: _Inputs, rules: RuleSet, as_of: dt.date) -> list[pd.DataF
 RULES = (rule_income, rule_medical, rule_disaster, rule_housing, rule_rigid, rule_leads)
 
 
-def compute_signals(engine: Engine, rules: RuleSet, as_of: dt.date) -> pd.DataFrame:
+def compute_signals(inputs: RuleInputs, rules: RuleSet, as_of: dt.date) -> pd.DataFrame:
     """Every signal of every household as of the date (not yet written)."""
-    inputs = _Inputs(engine)
     parts = [part for rule in RULES for part in rule(inputs, rules, as_of) if len(part)]
     if not parts:
         return pd.DataFrame(columns=SIGNAL_COLUMNS)
@@ -253,7 +273,7 @@ def _lead_reason(signals: pd.DataFrame) -> pd.Series:
     return reason + "（" + kind + "）"
 
 
-def flag_households(signals: pd.DataFrame, rules: RuleSet, engine: Engine,
+def flag_households(signals: pd.DataFrame, rules: RuleSet, inputs: RuleInputs,
                     as_of: dt.date) -> pd.DataFrame:
     """One row per flagged household: object type, risk types, grade, lead date."""
     if signals.empty:
@@ -262,9 +282,11 @@ def flag_households(signals: pd.DataFrame, rules: RuleSet, engine: Engine,
     is_risk = sig["rule_id"].str.startswith("R-")
     is_lead = sig["rule_id"].str.startswith("L-")
     sig["label"] = sig["risk_type"].where(~is_lead, _lead_reason(sig))
+    # Labels in the rule set's order: risks first, then watch signals, then leads.
+    rank = {rule_id: i for i, rule_id in enumerate(rules["labels"])}
     labels = (sig.drop_duplicates(["household_no", "label"])
-              .assign(order=lambda f: ~f["rule_id"].str.startswith("R-"))
-              .sort_values(["household_no", "order", "rule_id", "label"])
+              .assign(order=lambda f: f["rule_id"].map(rank).fillna(len(rank)))
+              .sort_values(["household_no", "order", "label"])
               .groupby("household_no")["label"].agg(";".join))
     risk_rules = sig[is_risk].groupby("household_no")["rule_id"].agg(lambda s: set(s))
     flags = pd.DataFrame({"risk_types": labels})
@@ -279,7 +301,6 @@ def flag_households(signals: pd.DataFrame, rules: RuleSet, engine: Engine,
     flags.loc[n_risks == 1, "grade"] = "yellow"
     flags.loc[red, "grade"] = "red"
 
-    inputs = _Inputs(engine)
     reg = inputs.linked("xczx_registry").sort_values(["load_id", "row_number"]).drop_duplicates(
         "household_no", keep="last").set_index("household_no")
     above_line = sig[sig["rule_id"] == "W-NEAR-LINE"]["household_no"]
@@ -304,15 +325,16 @@ def flag_households(signals: pd.DataFrame, rules: RuleSet, engine: Engine,
 def run_rules(engine: Engine, as_of: dt.date, rules: RuleSet | None = None) -> pd.DataFrame:
     """Compute and store the signals and household flags of one run date (replacing it)."""
     rules = rules or load_rule_set()
-    signals = compute_signals(engine, rules, as_of)
-    flags = flag_households(signals, rules, engine, as_of)
-    known = None
+    inputs = RuleInputs(engine)
+    signals = compute_signals(inputs, rules, as_of)
+    flags = flag_households(signals, rules, inputs, as_of)
     with engine.connect() as conn:
         known = set(read_frame(conn, select(DimHousehold.household_no))["household_no"])
     flags = flags[flags["household_no"].isin(known)]
     with engine.begin() as conn:
         conn.execute(delete(RiskSignal).where(RiskSignal.as_of == as_of))
         conn.execute(delete(HouseholdFlag).where(HouseholdFlag.as_of == as_of))
-        bulk_insert(conn, RiskSignal.__table__, signals.assign(as_of=as_of))
+        bulk_insert(conn, RiskSignal.__table__,
+                    signals.assign(as_of=as_of, signal_no=range(1, len(signals) + 1)))
         bulk_insert(conn, HouseholdFlag.__table__, flags)
     return flags
