@@ -20,7 +20,8 @@ from connectors.spec import load_specs
 from warehouse.db import bulk_insert, read_frame
 from warehouse.models import DimHousehold, HouseholdFlag, RecordLink, RiskSignal, staging_table
 
-__all__ = ["RuleInputs", "RuleSet", "compute_signals", "flag_households", "load_rule_set", "run_rules"]
+__all__ = ["RuleInputs", "RuleSet", "compute_signals", "flag_households", "load_rule_set",
+           "run_rules"]
 
 DEFAULT_RULES = Path(__file__).with_name("default.yaml")
 SIGNAL_COLUMNS = ["household_no", "rule_id", "source_id", "load_id", "row_number", "record_key",
