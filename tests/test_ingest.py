@@ -173,7 +173,8 @@ def test_missing_column_quarantines_every_row_with_the_column_named(tmp_path):
     engine.dispose()
 
 
-RENSHE_HEADER = "姓名,身份证号,统计月份,就业状态,就业地区,月工资收入(元),失业登记日期,是否公益性岗位"
+RENSHE_HEADER = ("姓名,身份证号,统计月份,就业状态,就业地区,月工资收入(元),失业登记日期,"
+                 "是否公益性岗位")
 
 
 def test_rows_without_a_trusted_id_are_never_merged_as_duplicates(tmp_path):
