@@ -116,6 +116,9 @@ def _print_summary(summary) -> None:
           f"{g.get('yellow', 0)} yellow, {g.get('green', 0)} green")
     if summary.exports:
         print(f"  reports   {Path(summary.exports[0]).parent}")
+    for load in summary.loads:
+        if load.status in ("rejected", "empty", "duplicate_file"):
+            print(f"  {load.status:<9} {load.source_id}/{load.file_name}: {load.message}")
     for failure in summary.failures:
         print(f"  FAILED    {failure}")
 

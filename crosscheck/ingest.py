@@ -106,6 +106,16 @@ def _staging_rows(spec: SourceSpec, batch: CanonicalBatch, keep: pd.Index,
     return stg, ident
 
 
+def _stored_hashes(conn, stg_table, keys: pd.Series, chunk: int = 10_000) -> pd.DataFrame:
+    """record_key -> row_hash already staged, for this batch's keys only (PK lookups)."""
+    found = []
+    values = keys.tolist()
+    for start in range(0, len(values), chunk):
+        found += conn.execute(select(stg_table.c.record_key, stg_table.c.row_hash).where(
+            stg_table.c.record_key.in_(values[start:start + chunk]))).all()
+    return pd.DataFrame(found, columns=["record_key", "old_hash"])
+
+
 def _audit_row(landed: LandedFile, started: dt.datetime, **fields) -> dict:
     return {"source_id": landed.source_id, "file_name": landed.name,
             "file_sha256": landed.sha256, "file_size": landed.size, "started_at": started,
@@ -216,10 +226,7 @@ def _load_transaction(engine: Engine, spec: SourceSpec, landed: LandedFile,
             # Within the file a later row with the same key supersedes an earlier one.
             in_file_dup = stg.duplicated("record_key", keep="last")
             stg = stg[~in_file_dup]
-            existing = pd.DataFrame(
-                conn.execute(select(stg_table.c.record_key, stg_table.c.row_hash)).all(),
-                columns=["record_key", "old_hash"],
-            )
+            existing = _stored_hashes(conn, stg_table, stg["record_key"])
             merged = stg[["record_key", "row_hash"]].merge(existing, on="record_key", how="left")
             known = merged["old_hash"].notna().to_numpy()
             equal = (merged["old_hash"] == merged["row_hash"]).fillna(False).to_numpy(dtype=bool)
