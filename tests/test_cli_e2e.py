@@ -126,3 +126,31 @@ def test_pii_key_is_required_outside_the_demo(tmp_path):
                      f"sqlite:///{tmp_path / 'w.db'}",
                      env={"CROSSCHECK_PII_KEY": "crosscheck-demo-development-key-not-a-secret"})
     assert dev.returncode == 2 and "refused" in dev.stderr
+
+
+IMPLEMENTED_RULES = {"R-INCOME", "R-DROP", "R-MEDICAL", "R-RIGID", "R-DISASTER", "R-HOUSING"}
+
+
+def test_planted_hardship_is_flagged_and_clean_households_are_not(demo_city, tmp_path):
+    url = f"sqlite:///{tmp_path / 'w.db'}"
+    result = crosscheck("run", "--landing", str(demo_city["landing"]), "--warehouse", url,
+                        "--as-of", AS_OF, "--reports", str(tmp_path / "reports"))
+    assert result.returncode == 0, result.stderr[-2000:]
+    truth = pd.read_csv(demo_city["truth"] / "hardship.csv", dtype=str)
+    engine = create_engine(url)
+    with engine.connect() as conn:
+        signals = pd.DataFrame(conn.execute(text(
+            "SELECT household_no, rule_id FROM risk_signal")).all())
+        flagged = set(conn.execute(select(MonitoringList.household_no)).scalars())
+    engine.dispose()
+    signals["rule_id"] = signals["rule_id"].replace({"L-DECLARATION": "LEAD", "L-VISIT": "LEAD"})
+    for rule in sorted(IMPLEMENTED_RULES):
+        planted = set(truth.loc[truth["rule_id"] == rule, "household_no"])
+        found = set(signals.loc[signals["rule_id"] == rule, "household_no"])
+        assert planted, f"the demo city plants no {rule}"
+        assert found == planted, rule
+    leads = set(truth.loc[truth["rule_id"] == "LEAD", "household_no"])
+    found_leads = set(signals.loc[signals["rule_id"] == "LEAD", "household_no"])
+    assert found_leads <= leads
+    assert len(found_leads) >= 0.8 * len(leads)  # the rest need fuzzy name matching (issue 3)
+    assert flagged <= set(truth["household_no"]), "a clean household was flagged"
