@@ -166,3 +166,31 @@ def test_a_visit_that_found_nothing_is_not_a_lead():
     assert rules_of(sig, "found") == {"L-VISIT"}
     assert rules_of(sig, "routine") == set()
     assert rules_of(sig, "old") == set()
+
+
+def test_asset_checks_annotate_flagged_households_and_never_flag_on_their_own():
+    inputs = RuleInputs(frames={
+        "zhujian_housing": frame([{"household_no": "h", "grade": "C",
+                                   "assessed_on": "2026-01-01"}]),
+        "gongan_vehicle": frame([
+            {"household_no": "h", "vehicle_type": "小型轿车", "vehicle_status": "正常"},
+            {"household_no": "moto", "vehicle_type": "普通二轮摩托车", "vehicle_status": "正常"},
+            {"household_no": "scrapped", "vehicle_type": "小型轿车", "vehicle_status": "报废"},
+        ]),
+        "scjg_business": frame([
+            {"household_no": "h", "entity_type": "个体工商户", "registration_status": "存续",
+             "company_name": "小卖部"},
+        ]),
+        "bdc_property": frame([
+            {"household_no": "h", "right_status": "现势"},
+            {"household_no": "h", "right_status": "现势"},
+            {"household_no": "one", "right_status": "现势"},
+        ]),
+    })
+    sig = compute_signals(inputs, RULES, AS_OF)
+    assert rules_of(sig, "h") == {"R-HOUSING", "A-VEHICLE", "A-PROPERTY"}
+    assert rules_of(sig, "moto") == rules_of(sig, "scrapped") == rules_of(sig, "one") == set()
+    flags = flag_households(sig, RULES, inputs, AS_OF).set_index("household_no")
+    assert list(flags.index) == ["h"]
+    assert flags.loc["h", "asset_check"] == "名下有车辆;多处不动产"
+    assert flags.loc["h", "risk_types"] == "住房安全"

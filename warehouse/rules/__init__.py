@@ -254,7 +254,35 @@ def rule_leads(inputs: RuleInputs, rules: RuleSet, as_of: dt.date) -> list[pd.Da
     ]
 
 
-RULES = (rule_income, rule_medical, rule_disaster, rule_housing, rule_rigid, rule_leads)
+def rule_assets(inputs: RuleInputs, rules: RuleSet, as_of: dt.date) -> list[pd.DataFrame]:
+    """Asset checks: flags to verify eligibility, shown on the list, never a risk."""
+    cfg = rules["assets"]
+    cars = inputs.linked("gongan_vehicle")
+    cars = cars[cars["vehicle_type"].isin(cfg["vehicle_types"])
+                & cars["vehicle_status"].isin(cfg["vehicle_active_status"])]
+    firms = inputs.linked("scjg_business")
+    firms = firms[firms["entity_type"].isin(cfg["company_types"])
+                  & firms["registration_status"].isin(cfg["company_active_status"])]
+    payroll = inputs.linked("caizheng_payroll")
+    props = inputs.linked("bdc_property")
+    props = props[props["right_status"].eq("现势")]
+    count = props.groupby("household_no")["record_key"].transform("size")
+    props = props[count >= cfg["min_active_properties"]].drop_duplicates("household_no")
+    return [
+        _signals(cars, "A-VEHICLE", None, None, "车辆：" + cars["vehicle_type"].astype(str)),
+        _signals(firms, "A-COMPANY", None, None,
+                 "法定代表人：" + firms["company_name"].fillna("").astype(str) + "（"
+                 + firms["entity_type"].astype(str) + "）"),
+        _signals(payroll, "A-PAYROLL", None, None,
+                 "财政供养：" + payroll["staff_category"].fillna("").astype(str)),
+        _signals(props, "A-PROPERTY", count[props.index].astype(float),
+                 float(cfg["min_active_properties"]),
+                 "现势不动产 " + count[props.index].astype(str) + " 处"),
+    ]
+
+
+RULES = (rule_income, rule_medical, rule_disaster, rule_housing, rule_rigid, rule_leads,
+         rule_assets)
 
 
 def compute_signals(inputs: RuleInputs, rules: RuleSet, as_of: dt.date) -> pd.DataFrame:
@@ -279,7 +307,11 @@ def flag_households(signals: pd.DataFrame, rules: RuleSet, inputs: RuleInputs,
     """One row per flagged household: object type, risk types, grade, lead date."""
     if signals.empty:
         return pd.DataFrame(columns=[c.name for c in HouseholdFlag.__table__.c])
-    sig = signals.copy()
+    is_asset = signals["rule_id"].str.startswith("A-")
+    assets = signals[is_asset]
+    sig = signals[~is_asset].copy()
+    if sig.empty:
+        return pd.DataFrame(columns=[c.name for c in HouseholdFlag.__table__.c])
     is_risk = sig["rule_id"].str.startswith("R-")
     is_lead = sig["rule_id"].str.startswith("L-")
     sig["label"] = sig["risk_type"].where(~is_lead, _lead_reason(sig))
@@ -317,7 +349,12 @@ def flag_households(signals: pd.DataFrame, rules: RuleSet, inputs: RuleInputs,
     object_type = monitored.fillna(object_type)
     flags["object_type"] = object_type
     flags["as_of"] = as_of
-    flags["asset_check"] = None
+    asset_labels = (assets.assign(label=assets["rule_id"].map(rules.label),
+                                  order=assets["rule_id"].map(rank))
+                    .drop_duplicates(["household_no", "label"])
+                    .sort_values(["household_no", "order"])
+                    .groupby("household_no")["label"].agg(";".join))
+    flags["asset_check"] = asset_labels.reindex(flags.index)
     flags["lead_date"] = pd.to_datetime(flags["lead_date"]).dt.date
     flags = flags.reset_index().rename(columns={"index": "household_no"})
     return flags[[c.name for c in HouseholdFlag.__table__.c]]
