@@ -98,11 +98,14 @@ def _read_csv(path: Path, encoding: str) -> RawTable:
         table = pacsv.read_csv(
             io.BytesIO(text.encode("utf-8")),
             read_options=pacsv.ReadOptions(column_names=header, skip_rows=1, use_threads=False),
-            parse_options=pacsv.ParseOptions(invalid_row_handler=invalid_row,
-                                              newlines_in_values=True),
+            parse_options=pacsv.ParseOptions(
+                invalid_row_handler=invalid_row, newlines_in_values=True
+            ),
             convert_options=pacsv.ConvertOptions(
                 column_types=dict.fromkeys(header, pa.string()),
-                strings_can_be_null=False, quoted_strings_can_be_null=False),
+                strings_can_be_null=False,
+                quoted_strings_can_be_null=False,
+            ),
         )
     except pa.ArrowInvalid as exc:
         raise FileRejected("FILE_MALFORMED", f"CSV 格式错误：{str(exc)[:200]}") from None
@@ -114,8 +117,12 @@ def _read_csv(path: Path, encoding: str) -> RawTable:
         good = list(range(1, len(frame) + 1))
     frame.index = pd.Index(good, name="row_number")
     if broken:
-        placeholders = pd.DataFrame(None, index=pd.Index(sorted(broken), name="row_number"),
-                                    columns=frame.columns, dtype=object)
+        placeholders = pd.DataFrame(
+            None,
+            index=pd.Index(sorted(broken), name="row_number"),
+            columns=frame.columns,
+            dtype=object,
+        )
         frame = pd.concat([frame.astype(object), placeholders]).sort_index()
     return RawTable(frame, enc, broken)
 
@@ -185,7 +192,8 @@ def _read_jsonl(path: Path) -> RawTable:
         nested = frame[col].map(lambda v: isinstance(v, (dict, list)))
         if nested.any():
             frame.loc[nested, col] = frame.loc[nested, col].map(
-                lambda v: json.dumps(v, ensure_ascii=False))
+                lambda v: json.dumps(v, ensure_ascii=False)
+            )
     if len(frame):
         frame = frame.where(frame.notna(), None)
         _numbered(frame)
@@ -228,8 +236,14 @@ def _read_sql(path: Path | None, url: str | None, table: str) -> RawTable:
     return RawTable(_numbered(frame))
 
 
-def read_file(path: Path, fmt: str, *, encoding: str = "auto", sql_table: str | None = None,
-              sql_url: str | None = None) -> RawTable:
+def read_file(
+    path: Path,
+    fmt: str,
+    *,
+    encoding: str = "auto",
+    sql_table: str | None = None,
+    sql_url: str | None = None,
+) -> RawTable:
     """Read one landed file (or database) in the given format."""
     if fmt == "csv":
         return _read_csv(path, encoding)

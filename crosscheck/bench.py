@@ -34,8 +34,9 @@ def bench(out: Path, households: int, warehouse_url: str | None, seed: int) -> d
     work = out / f"city_{households}"
     shutil.rmtree(work, ignore_errors=True)
     started = time.perf_counter()
-    generate_demo(work / "landing", households=households, seed=seed, as_of=AS_OF,
-                  truth_dir=work / "truth")
+    generate_demo(
+        work / "landing", households=households, seed=seed, as_of=AS_OF, truth_dir=work / "truth"
+    )
     timings = {"demo_generate_s": time.perf_counter() - started}
 
     url = warehouse_url or f"sqlite:///{work / 'warehouse.db'}"
@@ -47,37 +48,52 @@ def bench(out: Path, households: int, warehouse_url: str | None, seed: int) -> d
         loads, failures = ingest_source(engine, spec, work / "landing", DEV_PII_KEY.encode())
         seconds = time.perf_counter() - t0
         rows = sum(r.rows_in for r in loads)
-        sources.append({"source_id": spec.source_id, "files": len(loads), "rows": rows,
-                        "seconds": round(seconds, 3),
-                        "rows_per_s": round(rows / seconds) if seconds else None,
-                        "failures": failures})
+        sources.append(
+            {
+                "source_id": spec.source_id,
+                "files": len(loads),
+                "rows": rows,
+                "seconds": round(seconds, 3),
+                "rows_per_s": round(rows / seconds) if seconds else None,
+                "failures": failures,
+            }
+        )
     timings["ingest_s"] = time.perf_counter() - ingest_started
     t0 = time.perf_counter()
     summary = cross_check(engine, AS_OF, work / "reports")
     timings["crosscheck_s"] = time.perf_counter() - t0
     engine.dispose()
     result = {
-        "households": households, "seed": seed, "warehouse": url.split("://")[0],
+        "households": households,
+        "seed": seed,
+        "warehouse": url.split("://")[0],
         "machine": {"python": platform.python_version(), "cpus": __import__("os").cpu_count()},
         "timings_s": {k: round(v, 2) for k, v in timings.items()},
         "total_rows": sum(s["rows"] for s in sources),
         "peak_rss_mib": round(_peak_rss_mib()),
-        "flagged": summary.households_flagged, "grades": summary.grades,
+        "flagged": summary.households_flagged,
+        "grades": summary.grades,
         "sources": sources,
     }
     return result
 
 
 def _markdown(result: dict) -> str:
-    lines = [f"# Pipeline benchmark: {result['households']} households "
-             f"({result['warehouse']})", "",
-             f"- total rows: {result['total_rows']}",
-             *[f"- {k}: {v}" for k, v in result["timings_s"].items()],
-             f"- peak RSS: {result['peak_rss_mib']} MiB",
-             f"- flagged households: {result['flagged']} {result['grades']}", "",
-             "| source | files | rows | seconds | rows/s |", "|---|---:|---:|---:|---:|"]
-    lines += [f"| {s['source_id']} | {s['files']} | {s['rows']} | {s['seconds']} | "
-              f"{s['rows_per_s']} |" for s in result["sources"]]
+    lines = [
+        f"# Pipeline benchmark: {result['households']} households ({result['warehouse']})",
+        "",
+        f"- total rows: {result['total_rows']}",
+        *[f"- {k}: {v}" for k, v in result["timings_s"].items()],
+        f"- peak RSS: {result['peak_rss_mib']} MiB",
+        f"- flagged households: {result['flagged']} {result['grades']}",
+        "",
+        "| source | files | rows | seconds | rows/s |",
+        "|---|---:|---:|---:|---:|",
+    ]
+    lines += [
+        f"| {s['source_id']} | {s['files']} | {s['rows']} | {s['seconds']} | {s['rows_per_s']} |"
+        for s in result["sources"]
+    ]
     return "\n".join(lines) + "\n"
 
 

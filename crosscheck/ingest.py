@@ -62,16 +62,18 @@ def _row_hash(frame: pd.DataFrame) -> pd.Series:
     if frame.shape[1] == 0:
         return pd.Series("", index=frame.index, dtype="string")
     as_text = frame.astype("string").fillna("\x00")
-    parts = [pd.util.hash_pandas_object(as_text, index=False, hash_key=k).to_numpy()
-             for k in _HASH_KEYS]
+    parts = [
+        pd.util.hash_pandas_object(as_text, index=False, hash_key=k).to_numpy() for k in _HASH_KEYS
+    ]
     # Two 64-bit hashes -> 16 big-endian bytes a row -> one hex string, cut every 32 chars.
     raw = np.stack(parts, axis=1).astype(">u8").tobytes().hex().encode("ascii")
     hexes = np.frombuffer(raw, dtype="S32").astype(str)
     return pd.Series(hexes, index=frame.index, dtype="string")
 
 
-def _staging_rows(spec: SourceSpec, batch: CanonicalBatch, keep: pd.Index,
-                  pii_key: bytes) -> tuple[pd.DataFrame, pd.DataFrame]:
+def _staging_rows(
+    spec: SourceSpec, batch: CanonicalBatch, keep: pd.Index, pii_key: bytes
+) -> tuple[pd.DataFrame, pd.DataFrame]:
     """(staging frame, identities) for the rows that passed validation."""
     values = batch.values.loc[keep]
     ident = resolve_identity(spec, values, pii_key)
@@ -79,10 +81,12 @@ def _staging_rows(spec: SourceSpec, batch: CanonicalBatch, keep: pd.Index,
     content.insert(0, "_identity", ident["id_number"].fillna(""))
     row_hash = _row_hash(content)
     if spec.row_key:
-        key_frame = pd.DataFrame({
-            k: (ident["id_number"] if spec.column(k).type == "id_number" else values[k])
-            for k in spec.row_key
-        })
+        key_frame = pd.DataFrame(
+            {
+                k: (ident["id_number"] if spec.column(k).type == "id_number" else values[k])
+                for k in spec.row_key
+            }
+        )
         if any(spec.column(k).type == "id_number" for k in spec.row_key):
             # A key built on an ID we cannot trust would merge different people: such rows
             # are told apart by their whole content instead.
@@ -91,15 +95,18 @@ def _staging_rows(spec: SourceSpec, batch: CanonicalBatch, keep: pd.Index,
         record_key = _row_hash(key_frame)
     else:
         record_key = row_hash
-    stg = pd.DataFrame({
-        "record_key": record_key,
-        "row_hash": row_hash,
-        "row_number": values.index.astype("int64"),
-        "person_key": ident["person_key"],
-        "id_status": ident["id_status"],
-        "id_masked": ident["id_masked"],
-        "name_norm": nz.normalize_names(values["name"]) if spec.has("name") else pd.NA,
-    }, index=values.index)
+    stg = pd.DataFrame(
+        {
+            "record_key": record_key,
+            "row_hash": row_hash,
+            "row_number": values.index.astype("int64"),
+            "person_key": ident["person_key"],
+            "id_status": ident["id_status"],
+            "id_masked": ident["id_masked"],
+            "name_norm": nz.normalize_names(values["name"]) if spec.has("name") else pd.NA,
+        },
+        index=values.index,
+    )
     for col in spec.columns:
         if col.type != "id_number":
             stg[col.field] = values[col.field]
@@ -111,39 +118,62 @@ def _stored_hashes(conn, stg_table, keys: pd.Series, chunk: int = 10_000) -> pd.
     found = []
     values = keys.tolist()
     for start in range(0, len(values), chunk):
-        found += conn.execute(select(stg_table.c.record_key, stg_table.c.row_hash).where(
-            stg_table.c.record_key.in_(values[start:start + chunk]))).all()
+        found += conn.execute(
+            select(stg_table.c.record_key, stg_table.c.row_hash).where(
+                stg_table.c.record_key.in_(values[start : start + chunk])
+            )
+        ).all()
     return pd.DataFrame(found, columns=["record_key", "old_hash"])
 
 
 def _audit_row(landed: LandedFile, started: dt.datetime, **fields) -> dict:
-    return {"source_id": landed.source_id, "file_name": landed.name,
-            "file_sha256": landed.sha256, "file_size": landed.size, "started_at": started,
-            "finished_at": dt.datetime.now(dt.UTC).replace(tzinfo=None), **fields}
+    return {
+        "source_id": landed.source_id,
+        "file_name": landed.name,
+        "file_sha256": landed.sha256,
+        "file_size": landed.size,
+        "started_at": started,
+        "finished_at": dt.datetime.now(dt.UTC).replace(tzinfo=None),
+        **fields,
+    }
 
 
-def _record_audit(engine: Engine, landed: LandedFile, started: dt.datetime,
-                  result: LoadResult, encoding: str | None = None) -> LoadResult:
+def _record_audit(
+    engine: Engine,
+    landed: LandedFile,
+    started: dt.datetime,
+    result: LoadResult,
+    encoding: str | None = None,
+) -> LoadResult:
     """A load_audit row for a file that loads no rows (rejected, empty, duplicate)."""
     with engine.begin() as conn:
-        result.load_id = conn.execute(insert(LoadAudit).values(**_audit_row(
-            landed, started, rows_in=result.rows_in, rows_loaded=0,
-            rows_quarantined=result.rows_quarantined, rows_duplicate=result.rows_duplicate,
-            rows_corrected=0, status=result.status, message=result.message,
-            encoding=encoding))).inserted_primary_key[0]
+        result.load_id = conn.execute(
+            insert(LoadAudit).values(
+                **_audit_row(
+                    landed,
+                    started,
+                    rows_in=result.rows_in,
+                    rows_loaded=0,
+                    rows_quarantined=result.rows_quarantined,
+                    rows_duplicate=result.rows_duplicate,
+                    rows_corrected=0,
+                    status=result.status,
+                    message=result.message,
+                    encoding=encoding,
+                )
+            )
+        ).inserted_primary_key[0]
     return result
 
 
-def ingest_file(engine: Engine, spec: SourceSpec, landed: LandedFile,
-                pii_key: bytes) -> LoadResult:
+def ingest_file(engine: Engine, spec: SourceSpec, landed: LandedFile, pii_key: bytes) -> LoadResult:
     """Process one landed file exactly once; returns what happened to its rows."""
     started = dt.datetime.now(dt.UTC).replace(tzinfo=None)
     result = LoadResult(spec.source_id, landed.name, "loaded")
     with engine.connect() as conn:
         seen = conn.execute(
             select(LoadAudit.file_name, LoadAudit.rows_in, LoadAudit.status)
-            .where(LoadAudit.source_id == spec.source_id,
-                   LoadAudit.file_sha256 == landed.sha256)
+            .where(LoadAudit.source_id == spec.source_id, LoadAudit.file_sha256 == landed.sha256)
             .order_by(LoadAudit.load_id)
         ).all()
     if any(row.file_name == landed.name for row in seen):
@@ -157,8 +187,13 @@ def ingest_file(engine: Engine, spec: SourceSpec, landed: LandedFile,
         return _record_audit(engine, landed, started, result)
 
     try:
-        table = read_file(landed.path, spec.format, encoding=spec.encoding,
-                          sql_table=spec.sql_table, sql_url=spec.sql_url)
+        table = read_file(
+            landed.path,
+            spec.format,
+            encoding=spec.encoding,
+            sql_table=spec.sql_table,
+            sql_url=spec.sql_url,
+        )
     except FileRejected as exc:
         result.status, result.message = "rejected", exc.message
         return _record_audit(engine, landed, started, result)
@@ -173,30 +208,40 @@ def ingest_file(engine: Engine, spec: SourceSpec, landed: LandedFile,
         quarantined = whole_file_quarantine(spec, batch, "FILE_COLUMNS_MISSING", missing)
         result.status = "rejected"
         result.message = reason_text("FILE_COLUMNS_MISSING", value=missing)
-        return _load(engine, spec, landed, started, result, batch, quarantined, None, None,
-                     table.encoding)
+        return _load(
+            engine, spec, landed, started, result, batch, quarantined, None, None, table.encoding
+        )
 
     failures = validate_rows(spec, batch)
     if table.broken_rows:
         # A row that could not be split into fields has one reason only: its format.
         broken = pd.Index(sorted(table.broken_rows))
-        failures = [RowFailure(f.reason_code, f.field, f.rows.difference(broken))
-                    for f in failures]
+        failures = [RowFailure(f.reason_code, f.field, f.rows.difference(broken)) for f in failures]
         failures.append(RowFailure("ROW_MALFORMED", None, broken))
     quarantined = quarantine_frame(spec, batch, failures)
     keep = batch.values.index.difference(pd.Index(quarantined["row_number"]))
     stg, ident = _staging_rows(spec, batch, keep, pii_key)
-    return _load(engine, spec, landed, started, result, batch, quarantined, stg, ident,
-                 table.encoding)
+    return _load(
+        engine, spec, landed, started, result, batch, quarantined, stg, ident, table.encoding
+    )
 
 
-def _load(engine: Engine, spec: SourceSpec, landed: LandedFile, started: dt.datetime,
-          result: LoadResult, batch: CanonicalBatch, quarantined: pd.DataFrame,
-          stg: pd.DataFrame | None, ident: pd.DataFrame | None,
-          encoding: str | None) -> LoadResult:
+def _load(
+    engine: Engine,
+    spec: SourceSpec,
+    landed: LandedFile,
+    started: dt.datetime,
+    result: LoadResult,
+    batch: CanonicalBatch,
+    quarantined: pd.DataFrame,
+    stg: pd.DataFrame | None,
+    ident: pd.DataFrame | None,
+    encoding: str | None,
+) -> LoadResult:
     try:
-        return _load_transaction(engine, spec, landed, started, result, batch, quarantined,
-                                 stg, ident, encoding)
+        return _load_transaction(
+            engine, spec, landed, started, result, batch, quarantined, stg, ident, encoding
+        )
     except IntegrityError:
         # Another worker claimed this very file (same name and bytes) while we read it.
         if _claimed(engine, spec.source_id, landed):
@@ -206,21 +251,43 @@ def _load(engine: Engine, spec: SourceSpec, landed: LandedFile, started: dt.date
 
 def _claimed(engine: Engine, source_id: str, landed: LandedFile) -> bool:
     with engine.connect() as conn:
-        return conn.execute(select(LoadAudit.load_id).where(
-            LoadAudit.source_id == source_id, LoadAudit.file_sha256 == landed.sha256,
-            LoadAudit.file_name == landed.name)).first() is not None
+        return (
+            conn.execute(
+                select(LoadAudit.load_id).where(
+                    LoadAudit.source_id == source_id,
+                    LoadAudit.file_sha256 == landed.sha256,
+                    LoadAudit.file_name == landed.name,
+                )
+            ).first()
+            is not None
+        )
 
 
-def _load_transaction(engine: Engine, spec: SourceSpec, landed: LandedFile,
-                      started: dt.datetime, result: LoadResult, batch: CanonicalBatch,
-                      quarantined: pd.DataFrame, stg: pd.DataFrame | None,
-                      ident: pd.DataFrame | None, encoding: str | None) -> LoadResult:
+def _load_transaction(
+    engine: Engine,
+    spec: SourceSpec,
+    landed: LandedFile,
+    started: dt.datetime,
+    result: LoadResult,
+    batch: CanonicalBatch,
+    quarantined: pd.DataFrame,
+    stg: pd.DataFrame | None,
+    ident: pd.DataFrame | None,
+    encoding: str | None,
+) -> LoadResult:
     stg_table = staging_table(spec)
     with engine.begin() as conn:
-        load_id = conn.execute(insert(LoadAudit).values(**_audit_row(
-            landed, started, status="loading", encoding=encoding,
-            extra_columns="、".join(map(str, batch.extra_columns)) or None,
-        ))).inserted_primary_key[0]
+        load_id = conn.execute(
+            insert(LoadAudit).values(
+                **_audit_row(
+                    landed,
+                    started,
+                    status="loading",
+                    encoding=encoding,
+                    extra_columns="、".join(map(str, batch.extra_columns)) or None,
+                )
+            )
+        ).inserted_primary_key[0]
         result.load_id = load_id
         if stg is not None and len(stg):
             # Within the file a later row with the same key supersedes an earlier one.
@@ -233,8 +300,11 @@ def _load_transaction(engine: Engine, spec: SourceSpec, landed: LandedFile,
             same = known & equal
             corrected_keys = merged.loc[known & ~equal, "record_key"].tolist()
             for start in range(0, len(corrected_keys), 500):
-                conn.execute(delete(stg_table).where(
-                    stg_table.c.record_key.in_(corrected_keys[start:start + 500])))
+                conn.execute(
+                    delete(stg_table).where(
+                        stg_table.c.record_key.in_(corrected_keys[start : start + 500])
+                    )
+                )
             new_rows = stg[~same].assign(load_id=load_id)
             bulk_insert(conn, stg_table, new_rows)
             if ident is not None:
@@ -245,8 +315,9 @@ def _load_transaction(engine: Engine, spec: SourceSpec, landed: LandedFile,
             result.rows_corrected = len(corrected_keys)
             result.rows_duplicate = int(in_file_dup.sum()) + int(same.sum())
         if len(quarantined):
-            rows = quarantined.assign(load_id=load_id, source_id=spec.source_id,
-                                      file_name=landed.name)
+            rows = quarantined.assign(
+                load_id=load_id, source_id=spec.source_id, file_name=landed.name
+            )
             bulk_insert(conn, Quarantine.__table__, rows)
         result.rows_quarantined = len(quarantined)
         if result.status == "loaded" and result.rows_quarantined:
@@ -258,13 +329,28 @@ def _load_transaction(engine: Engine, spec: SourceSpec, landed: LandedFile,
                 f"{result.rows_loaded} + quarantined {result.rows_quarantined} + duplicate "
                 f"{result.rows_duplicate} = {accounted}"
             )
-        conn.execute(update(LoadAudit).where(LoadAudit.load_id == load_id).values(
-            rows_in=result.rows_in, rows_loaded=result.rows_loaded,
-            rows_quarantined=result.rows_quarantined, rows_duplicate=result.rows_duplicate,
-            rows_corrected=result.rows_corrected, status=result.status, message=result.message,
-            finished_at=dt.datetime.now(dt.UTC).replace(tzinfo=None),
-        ))
-    log.info("%s %s: %s in=%d loaded=%d quarantined=%d duplicate=%d", spec.source_id,
-             landed.name, result.status, result.rows_in, result.rows_loaded,
-             result.rows_quarantined, result.rows_duplicate)
+        conn.execute(
+            update(LoadAudit)
+            .where(LoadAudit.load_id == load_id)
+            .values(
+                rows_in=result.rows_in,
+                rows_loaded=result.rows_loaded,
+                rows_quarantined=result.rows_quarantined,
+                rows_duplicate=result.rows_duplicate,
+                rows_corrected=result.rows_corrected,
+                status=result.status,
+                message=result.message,
+                finished_at=dt.datetime.now(dt.UTC).replace(tzinfo=None),
+            )
+        )
+    log.info(
+        "%s %s: %s in=%d loaded=%d quarantined=%d duplicate=%d",
+        spec.source_id,
+        landed.name,
+        result.status,
+        result.rows_in,
+        result.rows_loaded,
+        result.rows_quarantined,
+        result.rows_duplicate,
+    )
     return result

@@ -67,8 +67,13 @@ def open_warehouse(url: str) -> Engine:
     return engine
 
 
-def ingest_source(engine: Engine, spec: SourceSpec, landing: Path, pii_key: bytes,
-                  progress: Progress | None = None) -> tuple[list[LoadResult], list[str]]:
+def ingest_source(
+    engine: Engine,
+    spec: SourceSpec,
+    landing: Path,
+    pii_key: bytes,
+    progress: Progress | None = None,
+) -> tuple[list[LoadResult], list[str]]:
     """Ingest every file of one source; a failing file never stops the others."""
     results, failures = [], []
     for landed in landed_files(landing, spec):
@@ -82,8 +87,9 @@ def ingest_source(engine: Engine, spec: SourceSpec, landing: Path, pii_key: byte
     return results, failures
 
 
-def _ingest_one(engine: Engine, spec: SourceSpec, landed: LandedFile,
-                pii_key: bytes) -> LoadResult | str:
+def _ingest_one(
+    engine: Engine, spec: SourceSpec, landed: LandedFile, pii_key: bytes
+) -> LoadResult | str:
     try:
         return ingest_file(engine, spec, landed, pii_key)
     except InvariantViolation as exc:
@@ -94,8 +100,9 @@ def _ingest_one(engine: Engine, spec: SourceSpec, landed: LandedFile,
         return f"{spec.source_id}/{landed.name}: {type(exc).__name__}: {exc}"
 
 
-def cross_check(engine: Engine, as_of: dt.date, reports_dir: Path,
-                progress: Progress | None = None) -> RunSummary:
+def cross_check(
+    engine: Engine, as_of: dt.date, reports_dir: Path, progress: Progress | None = None
+) -> RunSummary:
     """Dimensions, links, rules, marts and exports for one run date."""
     summary = RunSummary(as_of)
     step = progress or (lambda *_: None)
@@ -115,10 +122,15 @@ def cross_check(engine: Engine, as_of: dt.date, reports_dir: Path,
     summary.exports = write_exports(engine, as_of, reports_dir)
     with engine.begin() as conn:
         conn.execute(delete(RunLog).where(RunLog.as_of == as_of))
-        conn.execute(insert(RunLog).values(
-            as_of=as_of, finished_at=dt.datetime.now(dt.UTC).replace(tzinfo=None),
-            summary=json.dumps({"grades": summary.grades, "links": summary.links},
-                               ensure_ascii=False)))
+        conn.execute(
+            insert(RunLog).values(
+                as_of=as_of,
+                finished_at=dt.datetime.now(dt.UTC).replace(tzinfo=None),
+                summary=json.dumps(
+                    {"grades": summary.grades, "links": summary.links}, ensure_ascii=False
+                ),
+            )
+        )
     return summary
 
 
@@ -132,23 +144,39 @@ def write_exports(engine: Engine, as_of: dt.date, reports_dir: Path) -> list[str
     mart.to_csv(path, index=False, encoding="utf-8-sig")
     written.append(str(path))
     with engine.connect() as conn:
-        rejected = read_frame(conn, select(Quarantine).order_by(
-            Quarantine.source_id, Quarantine.load_id, Quarantine.row_number))
+        rejected = read_frame(
+            conn,
+            select(Quarantine).order_by(
+                Quarantine.source_id, Quarantine.load_id, Quarantine.row_number
+            ),
+        )
     # One feedback file per load: a corrected file re-sent under the same name gets its own.
     for (source_id, load_id, file_name), rows in rejected.groupby(
-            ["source_id", "load_id", "file_name"]):
+        ["source_id", "load_id", "file_name"]
+    ):
         folder = reports_dir / "feedback" / source_id
         folder.mkdir(parents=True, exist_ok=True)
         out = folder / f"{Path(file_name).stem}_load{load_id}_rejected.csv"
-        rows[["row_number", "reason_code", "reason", "raw_values"]].rename(columns={
-            "row_number": "行号", "reason_code": "问题代码", "reason": "问题说明",
-            "raw_values": "原始数据"}).to_csv(out, index=False, encoding="utf-8-sig")
+        rows[["row_number", "reason_code", "reason", "raw_values"]].rename(
+            columns={
+                "row_number": "行号",
+                "reason_code": "问题代码",
+                "reason": "问题说明",
+                "raw_values": "原始数据",
+            }
+        ).to_csv(out, index=False, encoding="utf-8-sig")
         written.append(str(out))
     return written
 
 
-def run(landing: Path, warehouse_url: str, as_of: dt.date, reports_dir: Path, pii_key: bytes,
-        progress: Progress | None = None) -> RunSummary:
+def run(
+    landing: Path,
+    warehouse_url: str,
+    as_of: dt.date,
+    reports_dir: Path,
+    pii_key: bytes,
+    progress: Progress | None = None,
+) -> RunSummary:
     """Ingest every new file of every source, then cross-check as of the date."""
     engine = open_warehouse(warehouse_url)
     try:
@@ -167,10 +195,16 @@ def run(landing: Path, warehouse_url: str, as_of: dt.date, reports_dir: Path, pi
 def audit_totals(engine: Engine) -> pd.DataFrame:
     """Rows per source over all loads (for summaries and tests)."""
     with engine.connect() as conn:
-        return read_frame(conn, select(
-            LoadAudit.source_id, func.count().label("files"),
-            func.sum(LoadAudit.rows_in).label("rows_in"),
-            func.sum(LoadAudit.rows_loaded).label("rows_loaded"),
-            func.sum(LoadAudit.rows_quarantined).label("rows_quarantined"),
-            func.sum(LoadAudit.rows_duplicate).label("rows_duplicate"),
-        ).group_by(LoadAudit.source_id).order_by(LoadAudit.source_id))
+        return read_frame(
+            conn,
+            select(
+                LoadAudit.source_id,
+                func.count().label("files"),
+                func.sum(LoadAudit.rows_in).label("rows_in"),
+                func.sum(LoadAudit.rows_loaded).label("rows_loaded"),
+                func.sum(LoadAudit.rows_quarantined).label("rows_quarantined"),
+                func.sum(LoadAudit.rows_duplicate).label("rows_duplicate"),
+            )
+            .group_by(LoadAudit.source_id)
+            .order_by(LoadAudit.source_id),
+        )

@@ -35,8 +35,12 @@ class Settings:
     demo: bool
 
 
-def load_settings(*, warehouse_url: str | None = None, landing_dir: str | Path | None = None,
-                  reports_dir: str | Path | None = None) -> Settings:
+def load_settings(
+    *,
+    warehouse_url: str | None = None,
+    landing_dir: str | Path | None = None,
+    reports_dir: str | Path | None = None,
+) -> Settings:
     """Explicit arguments win over the environment, which wins over the defaults."""
     env = os.environ
     landing = Path(landing_dir or env.get("CROSSCHECK_LANDING_DIR", "var/landing"))
@@ -50,8 +54,9 @@ def load_settings(*, warehouse_url: str | None = None, landing_dir: str | Path |
             )
         key = DEV_PII_KEY
     elif key == DEV_PII_KEY and not demo:
-        raise SettingsError("CROSSCHECK_PII_KEY is the public development key: refused outside "
-                            "the demo city")
+        raise SettingsError(
+            "CROSSCHECK_PII_KEY is the public development key: refused outside the demo city"
+        )
     return Settings(
         warehouse_url=warehouse_url or env.get("CROSSCHECK_WAREHOUSE_URL", DEFAULT_WAREHOUSE_URL),
         landing_dir=landing,

@@ -14,8 +14,15 @@ from connectors.spec import load_specs
 from crosscheck.ingest import ingest_file
 from crosscheck.settings import load_settings
 
-__all__ = ["apply_rules", "build_dims", "build_marts", "link_records", "load_file",
-           "new_files", "publish_loads"]
+__all__ = [
+    "apply_rules",
+    "build_dims",
+    "build_marts",
+    "link_records",
+    "load_file",
+    "new_files",
+    "publish_loads",
+]
 
 
 def _engine():
@@ -34,13 +41,21 @@ def new_files(source_id: str) -> list[str]:
     engine = _engine()
     try:
         with engine.connect() as conn:
-            done = set(conn.execute(select(LoadAudit.file_sha256, LoadAudit.file_name).where(
-                LoadAudit.source_id == source_id)).all())
+            done = set(
+                conn.execute(
+                    select(LoadAudit.file_sha256, LoadAudit.file_name).where(
+                        LoadAudit.source_id == source_id
+                    )
+                ).all()
+            )
     finally:
         engine.dispose()
     spec = load_specs()[source_id]
-    return [str(f.path) for f in landed_files(settings.landing_dir, spec)
-            if (f.sha256, f.name) not in done]
+    return [
+        str(f.path)
+        for f in landed_files(settings.landing_dir, spec)
+        if (f.sha256, f.name) not in done
+    ]
 
 
 def load_file(source_id: str, path: str) -> dict:
@@ -63,8 +78,12 @@ def publish_loads(source_id: str, results: list[dict]) -> dict:
     from airflow.sdk.exceptions import AirflowSkipException
 
     loaded = sum(r.get("rows_loaded", 0) for r in results)
-    summary = {"source_id": source_id, "files": len(results), "rows_loaded": loaded,
-               "rows_quarantined": sum(r.get("rows_quarantined", 0) for r in results)}
+    summary = {
+        "source_id": source_id,
+        "files": len(results),
+        "rows_loaded": loaded,
+        "rows_quarantined": sum(r.get("rows_quarantined", 0) for r in results),
+    }
     if loaded == 0:
         raise AirflowSkipException(f"{source_id}: nothing new loaded")
     return summary
@@ -97,8 +116,11 @@ def apply_rules(as_of: dt.date) -> dict:
     engine = _engine()
     try:
         flags = run_rules(engine, as_of)
-        return {"as_of": as_of.isoformat(), "households": len(flags),
-                "grades": flags["grade"].value_counts().to_dict()}
+        return {
+            "as_of": as_of.isoformat(),
+            "households": len(flags),
+            "grades": flags["grade"].value_counts().to_dict(),
+        }
     finally:
         engine.dispose()
 

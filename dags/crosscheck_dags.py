@@ -34,8 +34,9 @@ def _run_date(params: dict) -> dt.date:
     if params.get("as_of"):
         return dt.date.fromisoformat(params["as_of"])
     run_after = get_current_context()["dag_run"].run_after
-    return run_after.astimezone(ZoneInfo(os.environ.get("CROSSCHECK_TIMEZONE",
-                                                        "Asia/Shanghai"))).date()
+    return run_after.astimezone(
+        ZoneInfo(os.environ.get("CROSSCHECK_TIMEZONE", "Asia/Shanghai"))
+    ).date()
 
 
 def make_ingest_dag(spec: SourceSpec):
@@ -50,7 +51,7 @@ def make_ingest_dag(spec: SourceSpec):
         default_args=DEFAULT_ARGS,
         tags=["ingest", spec.department, spec.format],
         doc_md=f"Ingest **{spec.department} {spec.title}** (`{spec.source_id}`, {spec.format}, "
-               f"{spec.cadence}). Updates Asset `{asset.name}`.",
+        f"{spec.cadence}). Updates Asset `{asset.name}`.",
     )
     def ingest():
         @task
@@ -89,11 +90,14 @@ for _spec in SPECS.values():
     max_active_runs=1,
     default_args=DEFAULT_ARGS,
     tags=["crosscheck", "rules", "marts"],
-    params={"as_of": Param("", type="string", description="run date YYYY-MM-DD (default: "
-                                                          "the run's date)")},
+    params={
+        "as_of": Param(
+            "", type="string", description="run date YYYY-MM-DD (default: the run's date)"
+        )
+    },
     doc_md="Cross-check every loaded source: person/household dimensions from 公安户籍, "
-           "record linking, risk rules, `mart_monitoring_list`, exports for counties and "
-           "feedback for departments.",
+    "record linking, risk rules, `mart_monitoring_list`, exports for counties and "
+    "feedback for departments.",
 )
 def crosscheck():
     @task

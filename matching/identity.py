@@ -22,15 +22,22 @@ __all__ = ["EXACT_STATUSES", "keyed_hash", "resolve_identity"]
 # ID statuses trusted for exact linking.
 EXACT_STATUSES = ("valid", "repaired_15")
 _UNTRUSTED_PREFIX = "?"
-_STATUS_RANK = {"valid": 0, "repaired_15": 1, "invalid_check": 2, "mangled": 3, "malformed": 4,
-                "blank": 5}
+_STATUS_RANK = {
+    "valid": 0,
+    "repaired_15": 1,
+    "invalid_check": 2,
+    "mangled": 3,
+    "malformed": 4,
+    "blank": 5,
+}
 
 
 def keyed_hash(values: pd.Series, key: bytes) -> pd.Series:
     """HMAC-SHA256 of each distinct value, 32 hex chars; <NA> stays <NA>."""
     uniques = values.dropna().unique()
-    mapping = {v: hmac.new(key, v.encode("utf-8"), hashlib.sha256).hexdigest()[:32]
-               for v in uniques}
+    mapping = {
+        v: hmac.new(key, v.encode("utf-8"), hashlib.sha256).hexdigest()[:32] for v in uniques
+    }
     return values.map(mapping).astype("string")
 
 

@@ -24,16 +24,18 @@ from warehouse.models import DimPerson, RecordLink, staging_table
 __all__ = ["link_all", "link_source"]
 
 
-def _unique_name_place(records: pd.DataFrame, people: pd.DataFrame,
-                       keys: list[str]) -> pd.DataFrame:
+def _unique_name_place(
+    records: pd.DataFrame, people: pd.DataFrame, keys: list[str]
+) -> pd.DataFrame:
     unique = people.dropna(subset=keys).drop_duplicates(keys, keep=False)
     return records.dropna(subset=keys).merge(
-        unique[[*keys, "person_key", "household_no"]], on=keys, how="inner",
-        suffixes=("_rec", ""))
+        unique[[*keys, "person_key", "household_no"]], on=keys, how="inner", suffixes=("_rec", "")
+    )
 
 
-def _name_place_links(records: pd.DataFrame, persons: pd.DataFrame,
-                      spec: SourceSpec) -> pd.DataFrame:
+def _name_place_links(
+    records: pd.DataFrame, persons: pd.DataFrame, spec: SourceSpec
+) -> pd.DataFrame:
     """Records whose name is unique in their village: the head first, then any member."""
     keys = ["name_norm", *[c for c in ("township", "village") if spec.has(c)]]
     if "village" not in keys or spec.links_by not in ("head", "name_place"):
@@ -56,10 +58,16 @@ def link_source(engine: Engine, spec: SourceSpec, persons: pd.DataFrame) -> pd.D
         return pd.DataFrame(columns=[c.name for c in RecordLink.__table__.c])
     by_key = persons.set_index("person_key")["household_no"]
     trusted = records["id_status"].isin(EXACT_STATUSES) & records["person_key"].isin(by_key.index)
-    out = pd.DataFrame({"source_id": spec.source_id, "record_key": records["record_key"],
-                        "person_key": records["person_key"].where(trusted),
-                        "household_no": records["person_key"].map(by_key).where(trusted),
-                        "method": "unlinked", "match_probability": None})
+    out = pd.DataFrame(
+        {
+            "source_id": spec.source_id,
+            "record_key": records["record_key"],
+            "person_key": records["person_key"].where(trusted),
+            "household_no": records["person_key"].map(by_key).where(trusted),
+            "method": "unlinked",
+            "match_probability": None,
+        }
+    )
     out.loc[trusted, "method"] = "exact_id"
     out.loc[trusted, "match_probability"] = 1.0
     # Name linking is for records without a trusted ID: a valid ID that is not in the
@@ -71,8 +79,7 @@ def link_source(engine: Engine, spec: SourceSpec, persons: pd.DataFrame) -> pd.D
             idx = out.index[out["record_key"].isin(named["record_key"])]
             by_record = named.set_index("record_key")
             out.loc[idx, "person_key"] = out.loc[idx, "record_key"].map(by_record["person_key"])
-            out.loc[idx, "household_no"] = out.loc[idx, "record_key"].map(
-                by_record["household_no"])
+            out.loc[idx, "household_no"] = out.loc[idx, "record_key"].map(by_record["household_no"])
             out.loc[idx, "method"] = "exact_name_place"
             out.loc[idx, "match_probability"] = None
     return out
@@ -81,10 +88,18 @@ def link_source(engine: Engine, spec: SourceSpec, persons: pd.DataFrame) -> pd.D
 def link_all(engine: Engine) -> pd.DataFrame:
     """Rebuild record_link for every source; returns per-source counts by method."""
     with engine.connect() as conn:
-        persons = read_frame(conn, select(DimPerson.person_key, DimPerson.household_no,
-                                          DimPerson.name_norm, DimPerson.township,
-                                          DimPerson.village, DimPerson.status,
-                                          DimPerson.relation))
+        persons = read_frame(
+            conn,
+            select(
+                DimPerson.person_key,
+                DimPerson.household_no,
+                DimPerson.name_norm,
+                DimPerson.township,
+                DimPerson.village,
+                DimPerson.status,
+                DimPerson.relation,
+            ),
+        )
     parts = [link_source(engine, spec, persons) for spec in load_specs().values()]
     parts = [p for p in parts if len(p)]
     links = pd.concat(parts, ignore_index=True) if parts else None

@@ -23,8 +23,9 @@ os.environ["AIRFLOW__CORE__UNIT_TEST_MODE"] = "True"
 os.environ["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"] = f"sqlite:///{_AIRFLOW_HOME}/airflow.db"
 os.environ.setdefault("CROSSCHECK_PII_KEY", "test-only-pii-key")
 
-PG_ADMIN_URL = os.environ.get("CROSSCHECK_TEST_PG_URL",
-                              "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
+PG_ADMIN_URL = os.environ.get(
+    "CROSSCHECK_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
+)
 PII_KEY = b"test-only-pii-key"
 AS_OF = "2026-11-30"
 
@@ -94,7 +95,12 @@ def demo_city(tmp_path_factory):
     landing = base / "landing"
     import datetime as dt
 
-    summary = generate_demo(landing, households=250, seed=7,
-                            as_of=dt.date.fromisoformat(AS_OF), truth_dir=base / "truth")
+    summary = generate_demo(
+        landing,
+        households=250,
+        seed=7,
+        as_of=dt.date.fromisoformat(AS_OF),
+        truth_dir=base / "truth",
+    )
     (landing / DEMO_MARKER).write_text("test\n", encoding="utf-8")
     return {"landing": landing, "truth": base / "truth", "summary": summary}

@@ -20,8 +20,13 @@ pytestmark = pytest.mark.slow
 def crosscheck(*args: str, env: dict | None = None) -> subprocess.CompletedProcess:
     full_env = {k: v for k, v in os.environ.items() if k != "CROSSCHECK_PII_KEY"}
     full_env.update(env or {})
-    return subprocess.run([sys.executable, "-m", "crosscheck.cli", *args], capture_output=True,
-                          text=True, env=full_env, timeout=600)
+    return subprocess.run(
+        [sys.executable, "-m", "crosscheck.cli", *args],
+        capture_output=True,
+        text=True,
+        env=full_env,
+        timeout=600,
+    )
 
 
 def _snapshot(url: str) -> dict[str, int | list]:
@@ -29,8 +34,10 @@ def _snapshot(url: str) -> dict[str, int | list]:
     engine = create_engine(url)
     with engine.connect() as conn:
         names = [t for t in Base.metadata.tables] + [f"stg_{s}" for s in load_specs()]
-        counts = {t: conn.execute(text(f'SELECT COUNT(*) FROM "{t}"')).scalar_one()
-                  for t in sorted(set(names))}
+        counts = {
+            t: conn.execute(text(f'SELECT COUNT(*) FROM "{t}"')).scalar_one()
+            for t in sorted(set(names))
+        }
         mart = conn.execute(select(MonitoringList).order_by(MonitoringList.household_no)).all()
     engine.dispose()
     return {"counts": counts, "mart": [tuple(r) for r in mart]}
@@ -38,8 +45,17 @@ def _snapshot(url: str) -> dict[str, int | list]:
 
 def test_run_twice_on_the_demo_city(demo_city, tmp_path, warehouse_url):
     reports = tmp_path / "reports"
-    args = ["run", "--landing", str(demo_city["landing"]), "--warehouse", warehouse_url,
-            "--as-of", AS_OF, "--reports", str(reports)]
+    args = [
+        "run",
+        "--landing",
+        str(demo_city["landing"]),
+        "--warehouse",
+        warehouse_url,
+        "--as-of",
+        AS_OF,
+        "--reports",
+        str(reports),
+    ]
     first = crosscheck(*args)
     assert first.returncode == 0, first.stderr[-2000:]
     assert "cross-check as of 2026-11-30" in first.stdout
@@ -59,11 +75,14 @@ def test_run_twice_on_the_demo_city(demo_city, tmp_path, warehouse_url):
         flagged = conn.execute(select(func.count()).select_from(MonitoringList)).scalar_one()
     engine.dispose()
     # Every landed file is accounted for, every row of it too.
-    landed = [p for p in demo_city["landing"].rglob("*") if p.is_file()
-              and not p.name.startswith(".")]
+    landed = [
+        p for p in demo_city["landing"].rglob("*") if p.is_file() and not p.name.startswith(".")
+    ]
     assert len(audits) == len(landed)
-    assert (audits["rows_in"] == audits["rows_loaded"] + audits["rows_quarantined"]
-            + audits["rows_duplicate"]).all()
+    assert (
+        audits["rows_in"]
+        == audits["rows_loaded"] + audits["rows_quarantined"] + audits["rows_duplicate"]
+    ).all()
     assert flagged > 0
     # The mart shows masked IDs only and the columns BI relies on.
     assert mart["head_id_masked"].dropna().str.fullmatch(r"\d{6}\*{8}[\dX]{4}").all()
@@ -79,8 +98,17 @@ def test_run_twice_on_the_demo_city(demo_city, tmp_path, warehouse_url):
 
 def test_no_raw_id_numbers_outside_the_restricted_table(demo_city, tmp_path):
     url = f"sqlite:///{tmp_path / 'w.db'}"
-    result = crosscheck("run", "--landing", str(demo_city["landing"]), "--warehouse", url,
-                        "--as-of", AS_OF, "--reports", str(tmp_path / "reports"))
+    result = crosscheck(
+        "run",
+        "--landing",
+        str(demo_city["landing"]),
+        "--warehouse",
+        url,
+        "--as-of",
+        AS_OF,
+        "--reports",
+        str(tmp_path / "reports"),
+    )
     assert result.returncode == 0, result.stderr[-2000:]
     truth = pd.read_csv(demo_city["truth"] / "persons.csv", dtype=str)
     sample = set(truth["id_number"].head(200))
@@ -100,16 +128,27 @@ def test_no_raw_id_numbers_outside_the_restricted_table(demo_city, tmp_path):
 
 
 def test_wrong_landing_path_is_one_clear_line(tmp_path):
-    result = crosscheck("run", "--landing", str(tmp_path / "nope"), "--warehouse",
-                        f"sqlite:///{tmp_path / 'w.db'}", env={"CROSSCHECK_PII_KEY": "k"})
+    result = crosscheck(
+        "run",
+        "--landing",
+        str(tmp_path / "nope"),
+        "--warehouse",
+        f"sqlite:///{tmp_path / 'w.db'}",
+        env={"CROSSCHECK_PII_KEY": "k"},
+    )
     assert result.returncode == 2
     assert result.stderr.strip().count("\n") == 0
     assert "landing folder not found" in result.stderr and "Traceback" not in result.stderr
 
 
 def test_unreachable_warehouse_is_one_clear_line(demo_city):
-    result = crosscheck("run", "--landing", str(demo_city["landing"]), "--warehouse",
-                        "postgresql+psycopg://nobody@127.0.0.1:1/none")
+    result = crosscheck(
+        "run",
+        "--landing",
+        str(demo_city["landing"]),
+        "--warehouse",
+        "postgresql+psycopg://nobody@127.0.0.1:1/none",
+    )
     assert result.returncode == 2
     assert "cannot connect to warehouse" in result.stderr
     assert "Traceback" not in result.stderr
@@ -119,12 +158,22 @@ def test_unreachable_warehouse_is_one_clear_line(demo_city):
 
 def test_pii_key_is_required_outside_the_demo(tmp_path):
     (tmp_path / "landing").mkdir()
-    result = crosscheck("run", "--landing", str(tmp_path / "landing"), "--warehouse",
-                        f"sqlite:///{tmp_path / 'w.db'}")
+    result = crosscheck(
+        "run",
+        "--landing",
+        str(tmp_path / "landing"),
+        "--warehouse",
+        f"sqlite:///{tmp_path / 'w.db'}",
+    )
     assert result.returncode == 2 and "CROSSCHECK_PII_KEY" in result.stderr
-    dev = crosscheck("run", "--landing", str(tmp_path / "landing"), "--warehouse",
-                     f"sqlite:///{tmp_path / 'w.db'}",
-                     env={"CROSSCHECK_PII_KEY": "crosscheck-demo-development-key-not-a-secret"})
+    dev = crosscheck(
+        "run",
+        "--landing",
+        str(tmp_path / "landing"),
+        "--warehouse",
+        f"sqlite:///{tmp_path / 'w.db'}",
+        env={"CROSSCHECK_PII_KEY": "crosscheck-demo-development-key-not-a-secret"},
+    )
     assert dev.returncode == 2 and "refused" in dev.stderr
 
 
@@ -133,14 +182,24 @@ IMPLEMENTED_RULES = {"R-INCOME", "R-DROP", "R-MEDICAL", "R-RIGID", "R-DISASTER",
 
 def test_planted_hardship_is_flagged_and_clean_households_are_not(demo_city, tmp_path):
     url = f"sqlite:///{tmp_path / 'w.db'}"
-    result = crosscheck("run", "--landing", str(demo_city["landing"]), "--warehouse", url,
-                        "--as-of", AS_OF, "--reports", str(tmp_path / "reports"))
+    result = crosscheck(
+        "run",
+        "--landing",
+        str(demo_city["landing"]),
+        "--warehouse",
+        url,
+        "--as-of",
+        AS_OF,
+        "--reports",
+        str(tmp_path / "reports"),
+    )
     assert result.returncode == 0, result.stderr[-2000:]
     truth = pd.read_csv(demo_city["truth"] / "hardship.csv", dtype=str)
     engine = create_engine(url)
     with engine.connect() as conn:
-        signals = pd.DataFrame(conn.execute(text(
-            "SELECT household_no, rule_id FROM risk_signal")).all())
+        signals = pd.DataFrame(
+            conn.execute(text("SELECT household_no, rule_id FROM risk_signal")).all()
+        )
         flagged = set(conn.execute(select(MonitoringList.household_no)).scalars())
     engine.dispose()
     signals["rule_id"] = signals["rule_id"].replace({"L-DECLARATION": "LEAD", "L-VISIT": "LEAD"})

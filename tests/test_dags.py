@@ -49,8 +49,7 @@ def test_crosscheck_is_scheduled_on_every_staging_asset(dagbag):
     assert outlets == {"stg_gongan_hukou"}
 
 
-def test_ingest_and_crosscheck_dags_load_the_warehouse(dagbag, demo_city, tmp_path,
-                                                       monkeypatch):
+def test_ingest_and_crosscheck_dags_load_the_warehouse(dagbag, demo_city, tmp_path, monkeypatch):
     from airflow.utils.state import DagRunState
 
     url = f"sqlite:///{tmp_path / 'warehouse.db'}"
@@ -71,15 +70,22 @@ def test_ingest_and_crosscheck_dags_load_the_warehouse(dagbag, demo_city, tmp_pa
     with engine.connect() as conn:
         files = conn.execute(select(func.count()).select_from(LoadAudit)).scalar_one()
         sources = conn.execute(select(func.count(func.distinct(LoadAudit.source_id)))).scalar_one()
-        linked = conn.execute(select(func.count()).select_from(RecordLink).where(
-            RecordLink.method == "exact_id")).scalar_one()
+        linked = conn.execute(
+            select(func.count()).select_from(RecordLink).where(RecordLink.method == "exact_id")
+        ).scalar_one()
         flagged = conn.execute(select(func.count()).select_from(MonitoringList)).scalar_one()
-        bad = conn.execute(select(func.count()).select_from(LoadAudit).where(
-            LoadAudit.rows_in != LoadAudit.rows_loaded + LoadAudit.rows_quarantined
-            + LoadAudit.rows_duplicate)).scalar_one()
+        bad = conn.execute(
+            select(func.count())
+            .select_from(LoadAudit)
+            .where(
+                LoadAudit.rows_in
+                != LoadAudit.rows_loaded + LoadAudit.rows_quarantined + LoadAudit.rows_duplicate
+            )
+        ).scalar_one()
     engine.dispose()
-    landed = [p for p in demo_city["landing"].rglob("*") if p.is_file()
-              and not p.name.startswith(".")]
+    landed = [
+        p for p in demo_city["landing"].rglob("*") if p.is_file() and not p.name.startswith(".")
+    ]
     assert files == len(landed)
     assert sources == len(load_specs())
     assert linked > 0 and flagged > 0

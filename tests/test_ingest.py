@@ -14,8 +14,10 @@ from crosscheck.pipeline import open_warehouse
 from tests.conftest import PII_KEY
 from warehouse.models import LoadAudit, PiiIdentity, Quarantine, staging_table
 
-HUKOU_HEADER = ("户号,姓名,公民身份号码,性别,民族,出生日期,与户主关系,户籍地址,乡镇(街道),村(社区),"
-                "户口状态,注销日期,注销原因")
+HUKOU_HEADER = (
+    "户号,姓名,公民身份号码,性别,民族,出生日期,与户主关系,户籍地址,乡镇(街道),村(社区),"
+    "户口状态,注销日期,注销原因"
+)
 # Valid IDs (check characters computed by GB 11643).
 ID_A = "36050219850307123X"
 ID_B = "360502198705120028"
@@ -50,16 +52,24 @@ def _ingest_all(engine, landing, source_id):
 
 def test_garbage_rows_are_quarantined_with_reasons_and_the_rest_loads(tmp_path, warehouse_url):
     landing = tmp_path / "landing"
-    _write(landing / "gongan_hukou", "hukou_202611.csv",
-           HUKOU_HEADER + "\n" + "\n".join(_hukou_rows()) + "\n")
+    _write(
+        landing / "gongan_hukou",
+        "hukou_202611.csv",
+        HUKOU_HEADER + "\n" + "\n".join(_hukou_rows()) + "\n",
+    )
     engine = open_warehouse(warehouse_url)
     [result] = _ingest_all(engine, landing, "gongan_hukou")
     assert (result.rows_in, result.rows_loaded, result.rows_quarantined) == (4, 2, 2)
     assert result.status == "loaded_with_rejects"
     with engine.connect() as conn:
-        rejected = conn.execute(select(Quarantine.row_number, Quarantine.reason_code,
-                                       Quarantine.reason, Quarantine.raw_values)
-                                .order_by(Quarantine.row_number)).all()
+        rejected = conn.execute(
+            select(
+                Quarantine.row_number,
+                Quarantine.reason_code,
+                Quarantine.reason,
+                Quarantine.raw_values,
+            ).order_by(Quarantine.row_number)
+        ).all()
         pii = conn.execute(select(PiiIdentity.id_number)).scalars().all()
     assert [r.row_number for r in rejected] == [3, 4]
     assert "IDENTITY_MISSING" in rejected[0].reason_code
@@ -97,17 +107,33 @@ def test_rerun_and_redropped_file_change_nothing(tmp_path, warehouse_url):
     assert dup.rows_in == dup.rows_duplicate == 2 and dup.rows_loaded == 0
     assert _counts(engine, stg) == before[0]
     with engine.connect() as conn:
-        for row in conn.execute(select(LoadAudit.rows_in, LoadAudit.rows_loaded,
-                                       LoadAudit.rows_quarantined, LoadAudit.rows_duplicate)):
+        for row in conn.execute(
+            select(
+                LoadAudit.rows_in,
+                LoadAudit.rows_loaded,
+                LoadAudit.rows_quarantined,
+                LoadAudit.rows_duplicate,
+            )
+        ):
             assert row.rows_in == row.rows_loaded + row.rows_quarantined + row.rows_duplicate
     engine.dispose()
 
 
 def test_resent_settlement_replaces_the_earlier_one(tmp_path, warehouse_url):
     landing = tmp_path / "landing"
-    rec = {"setl_id": "S1", "psn_name": "张伟", "certno": ID_A, "setl_time": "2026-03-14 10:22:05",
-           "medfee_sumamt": 1000, "hifp_pay": 600, "hifmi_pay": 0, "maf_pay": 0,
-           "psn_selfpay": 400, "med_type": "住院", "fixmedins_name": "新余市人民医院"}
+    rec = {
+        "setl_id": "S1",
+        "psn_name": "张伟",
+        "certno": ID_A,
+        "setl_time": "2026-03-14 10:22:05",
+        "medfee_sumamt": 1000,
+        "hifp_pay": 600,
+        "hifmi_pay": 0,
+        "maf_pay": 0,
+        "psn_selfpay": 400,
+        "med_type": "住院",
+        "fixmedins_name": "新余市人民医院",
+    }
     first = json.dumps(rec, ensure_ascii=False) + "\n"
     _write(landing / "yibao_settlement", "m03.jsonl", first, "utf-8")
     engine = open_warehouse(warehouse_url)
@@ -127,12 +153,16 @@ def test_resent_settlement_replaces_the_earlier_one(tmp_path, warehouse_url):
     engine.dispose()
 
 
-@pytest.mark.parametrize("name,content,expected_status", [
-    ("broken.xlsx", b"PK\x03\x04 truncated zip", "rejected"),
-    ("empty.xlsx", None, "empty"),
-])
-def test_bad_xlsx_is_reported_and_does_not_stop_other_files(tmp_path, name, content,
-                                                            expected_status):
+@pytest.mark.parametrize(
+    "name,content,expected_status",
+    [
+        ("broken.xlsx", b"PK\x03\x04 truncated zip", "rejected"),
+        ("empty.xlsx", None, "empty"),
+    ],
+)
+def test_bad_xlsx_is_reported_and_does_not_stop_other_files(
+    tmp_path, name, content, expected_status
+):
     from openpyxl import Workbook
 
     landing = tmp_path / "landing"
@@ -140,16 +170,41 @@ def test_bad_xlsx_is_reported_and_does_not_stop_other_files(tmp_path, name, cont
     folder.mkdir(parents=True)
     if content is None:
         wb = Workbook()
-        wb.active.append(["县(市、区)", "乡镇", "行政村", "户主姓名", "户主身份证号", "房屋结构",
-                          "建造年代", "鉴定等级", "鉴定日期", "是否纳入改造"])
+        wb.active.append(
+            [
+                "县(市、区)",
+                "乡镇",
+                "行政村",
+                "户主姓名",
+                "户主身份证号",
+                "房屋结构",
+                "建造年代",
+                "鉴定等级",
+                "鉴定日期",
+                "是否纳入改造",
+            ]
+        )
         wb.save(folder / name)
     else:
         (folder / name).write_bytes(content)
     wb = Workbook()
-    wb.active.append(["县(市、区)", "乡镇", "行政村", "户主姓名", "户主身份证号", "房屋结构",
-                      "建造年代", "鉴定等级", "鉴定日期", "是否纳入改造"])
-    wb.active.append(["渝水区", "罗坊镇", "塘下村", "张伟", ID_A, "砖木", "1990年代", "Ｄ",
-                      "2026-05-01", "是"])
+    wb.active.append(
+        [
+            "县(市、区)",
+            "乡镇",
+            "行政村",
+            "户主姓名",
+            "户主身份证号",
+            "房屋结构",
+            "建造年代",
+            "鉴定等级",
+            "鉴定日期",
+            "是否纳入改造",
+        ]
+    )
+    wb.active.append(
+        ["渝水区", "罗坊镇", "塘下村", "张伟", ID_A, "砖木", "1990年代", "Ｄ", "2026-05-01", "是"]
+    )
     wb.save(folder / "z_good.xlsx")
     engine = open_warehouse(f"sqlite:///{tmp_path / 'w.db'}")
     results = {r.file_name: r for r in _ingest_all(engine, landing, "zhujian_housing")}
@@ -173,15 +228,20 @@ def test_missing_column_quarantines_every_row_with_the_column_named(tmp_path):
     engine.dispose()
 
 
-RENSHE_HEADER = ("姓名,身份证号,统计月份,就业状态,就业地区,月工资收入(元),失业登记日期,"
-                 "是否公益性岗位")
+RENSHE_HEADER = (
+    "姓名,身份证号,统计月份,就业状态,就业地区,月工资收入(元),失业登记日期,是否公益性岗位"
+)
 
 
 def test_rows_without_a_trusted_id_are_never_merged_as_duplicates(tmp_path):
     landing = tmp_path / "landing"
-    rows = ["张三,,2026-03,本地就业,新余,3000,,否", "李四,,2026-03,本地就业,新余,3100,,否",
-            "王五,12345,2026-03,本地就业,新余,3200,,否", "赵六,abc,202603,本地就业,新余,3300,,否",
-            "赵六,abc,202603,本地就业,新余,3300,,否"]  # the last one is a true duplicate
+    rows = [
+        "张三,,2026-03,本地就业,新余,3000,,否",
+        "李四,,2026-03,本地就业,新余,3100,,否",
+        "王五,12345,2026-03,本地就业,新余,3200,,否",
+        "赵六,abc,202603,本地就业,新余,3300,,否",
+        "赵六,abc,202603,本地就业,新余,3300,,否",
+    ]  # the last one is a true duplicate
     _write(landing / "renshe_employment", "r.csv", RENSHE_HEADER + "\n" + "\n".join(rows) + "\n")
     engine = open_warehouse(f"sqlite:///{tmp_path / 'w.db'}")
     [r] = _ingest_all(engine, landing, "renshe_employment")
@@ -192,16 +252,19 @@ def test_rows_without_a_trusted_id_are_never_merged_as_duplicates(tmp_path):
 def test_a_row_with_extra_fields_is_quarantined_and_never_shifts_columns(tmp_path):
     landing = tmp_path / "landing"
     header = "灾害类型,发生日期,乡镇,村,户主姓名,身份证号,受灾人口,房屋倒塌间数,直接经济损失(万元)"
-    body = [f"洪涝,2026-07-01,罗坊镇,塘下村,张伟,{ID_A},3,1,2.5,多余",
-            f"洪涝,2026-07-01,罗坊镇,塘下村,李娜,{ID_B},3,0,0.5"]
+    body = [
+        f"洪涝,2026-07-01,罗坊镇,塘下村,张伟,{ID_A},3,1,2.5,多余",
+        f"洪涝,2026-07-01,罗坊镇,塘下村,李娜,{ID_B},3,0,0.5",
+    ]
     _write(landing / "yingji_disaster", "d.csv", header + "\n" + "\n".join(body) + "\n", "utf-8")
     engine = open_warehouse(f"sqlite:///{tmp_path / 'w.db'}")
     [r] = _ingest_all(engine, landing, "yingji_disaster")
     assert (r.rows_in, r.rows_loaded, r.rows_quarantined) == (2, 1, 1)
     stg = staging_table(load_specs()["yingji_disaster"])
     with engine.connect() as conn:
-        q = conn.execute(select(Quarantine.row_number, Quarantine.reason_code,
-                                Quarantine.raw_values)).one()
+        q = conn.execute(
+            select(Quarantine.row_number, Quarantine.reason_code, Quarantine.raw_values)
+        ).one()
         loaded = conn.execute(select(stg.c.name, stg.c.direct_loss)).one()
     assert (q.row_number, q.reason_code) == (1, "ROW_MALFORMED")
     assert ID_A not in q.raw_values
@@ -212,14 +275,26 @@ def test_a_row_with_extra_fields_is_quarantined_and_never_shifts_columns(tmp_pat
 def test_unusable_numbers_and_nested_json_are_row_problems_not_file_failures(tmp_path):
     landing = tmp_path / "landing"
     _write(landing / "gongan_hukou", "h.csv", HUKOU_HEADER + "\n" + _hukou_rows()[0] + "\n")
-    base = {"apply_id": "A1", "applicant_name": "张伟", "id_no": ID_A, "phone": "1",
-            "township": "罗坊镇", "village": "塘下村", "reason": "因病",
-            "reason_text": {"note": "住院"}, "apply_time": "2026-11-01 09:00:00"}
-    _write(landing / "declarations", "d.jsonl", json.dumps(base, ensure_ascii=False) + "\n",
-           "utf-8")
+    base = {
+        "apply_id": "A1",
+        "applicant_name": "张伟",
+        "id_no": ID_A,
+        "phone": "1",
+        "township": "罗坊镇",
+        "village": "塘下村",
+        "reason": "因病",
+        "reason_text": {"note": "住院"},
+        "apply_time": "2026-11-01 09:00:00",
+    }
+    _write(
+        landing / "declarations", "d.jsonl", json.dumps(base, ensure_ascii=False) + "\n", "utf-8"
+    )
     body = "张伟,,2026,99999999999999999999,\n"
-    _write(landing / "yibao_enrollment", "e.csv",
-           "姓名,身份证号,参保年度,参保状态,资助参保类别\n" + "张伟,,1e30,正常参保,\n" + body)
+    _write(
+        landing / "yibao_enrollment",
+        "e.csv",
+        "姓名,身份证号,参保年度,参保状态,资助参保类别\n" + "张伟,,1e30,正常参保,\n" + body,
+    )
     engine = open_warehouse(f"sqlite:///{tmp_path / 'w.db'}")
     [d] = _ingest_all(engine, landing, "declarations")
     assert d.rows_loaded == 1
@@ -237,8 +312,11 @@ def test_sqlite_source_with_uri_characters_in_its_name(tmp_path):
     db = folder / "jz#1 ?.sqlite"
     con = sqlite3.connect(db)
     con.execute("CREATE TABLE v_jiuzhu (jzlb, hzxm, sfzhm, bzrs, ybzje, sprq, zzrq, ssxz, sscj)")
-    con.execute("INSERT INTO v_jiuzhu VALUES ('城乡低保','张伟',?,3,'850.5','2026-05-01',NULL,"
-                "'罗坊镇','塘下村')", (ID_A,))
+    con.execute(
+        "INSERT INTO v_jiuzhu VALUES ('城乡低保','张伟',?,3,'850.5','2026-05-01',NULL,"
+        "'罗坊镇','塘下村')",
+        (ID_A,),
+    )
     con.commit()
     con.close()
     engine = open_warehouse(f"sqlite:///{tmp_path / 'w.db'}")

@@ -33,18 +33,28 @@ def rules_of(sig: pd.DataFrame, household: str) -> set[str]:
 
 
 def income(hh: str, year: int, pc: float, net: float | None = None) -> dict:
-    return {"household_no": hh, "year": year, "income_pc": pc,
-            "income_net": pc * 3 if net is None else net}
+    return {
+        "household_no": hh,
+        "year": year,
+        "income_pc": pc,
+        "income_net": pc * 3 if net is None else net,
+    }
 
 
 def test_income_below_line_near_line_and_drop():
-    sig = signals(nync_income=frame([
-        income("below", 2026, 7999.0),
-        income("at_line", 2026, 8000.0),  # at the line: near-line watch, not at risk
-        income("safe", 2026, 8800.0),  # exactly +10%: not near the line any more
-        income("drop", 2025, 20000.0), income("drop", 2026, 14000.0),  # -30%: drop
-        income("small_drop", 2025, 20000.0), income("small_drop", 2026, 14001.0),
-    ]))
+    sig = signals(
+        nync_income=frame(
+            [
+                income("below", 2026, 7999.0),
+                income("at_line", 2026, 8000.0),  # at the line: near-line watch, not at risk
+                income("safe", 2026, 8800.0),  # exactly +10%: not near the line any more
+                income("drop", 2025, 20000.0),
+                income("drop", 2026, 14000.0),  # -30%: drop
+                income("small_drop", 2025, 20000.0),
+                income("small_drop", 2026, 14001.0),
+            ]
+        )
+    )
     assert rules_of(sig, "below") == {"R-INCOME"}
     assert rules_of(sig, "at_line") == {"W-NEAR-LINE"}
     assert rules_of(sig, "safe") == set()
@@ -64,8 +74,10 @@ def test_medical_threshold_depends_on_registration():
         # outside the 12-month window
         {"household_no": "old", "settled_at": "2025-11-30", "out_of_pocket": 90000.0},
     ]
-    registry = [{"household_no": h, "registry_type": "脱贫户", "monitored_type": None}
-                for h in ("reg_hit", "reg_miss")]
+    registry = [
+        {"household_no": h, "registry_type": "脱贫户", "monitored_type": None}
+        for h in ("reg_hit", "reg_miss")
+    ]
     sig = signals(yibao_settlement=frame(settle), xczx_registry=frame(registry))
     assert rules_of(sig, "reg_hit") == {"R-MEDICAL"}
     assert rules_of(sig, "reg_miss") == set()
@@ -78,31 +90,57 @@ def test_medical_threshold_depends_on_registration():
 
 
 def test_serious_illness_is_a_medical_signal():
-    sig = signals(weijian_illness=frame([
-        {"household_no": "ill", "disease": "白血病", "diagnosis_date": "2026-09-01",
-         "report_month": "2026-09-01"},
-    ]))
+    sig = signals(
+        weijian_illness=frame(
+            [
+                {
+                    "household_no": "ill",
+                    "disease": "白血病",
+                    "diagnosis_date": "2026-09-01",
+                    "report_month": "2026-09-01",
+                },
+            ]
+        )
+    )
     assert rules_of(sig, "ill") == {"R-MEDICAL"}
 
 
-@pytest.mark.parametrize("loss,rooms,expected", [
-    (9999.0, 0, set()), (10000.0, 0, {"R-DISASTER"}), (0.0, 1, {"R-DISASTER"}),
-])
+@pytest.mark.parametrize(
+    "loss,rooms,expected",
+    [
+        (9999.0, 0, set()),
+        (10000.0, 0, {"R-DISASTER"}),
+        (0.0, 1, {"R-DISASTER"}),
+    ],
+)
 def test_disaster(loss, rooms, expected):
-    sig = signals(yingji_disaster=frame([
-        {"household_no": "h", "disaster_type": "洪涝", "occurred_on": "2026-07-01",
-         "direct_loss": loss, "rooms_collapsed": rooms},
-    ]))
+    sig = signals(
+        yingji_disaster=frame(
+            [
+                {
+                    "household_no": "h",
+                    "disaster_type": "洪涝",
+                    "occurred_on": "2026-07-01",
+                    "direct_loss": loss,
+                    "rooms_collapsed": rooms,
+                },
+            ]
+        )
+    )
     assert rules_of(sig, "h") == expected
 
 
 def test_housing_uses_the_latest_assessment():
-    sig = signals(zhujian_housing=frame([
-        {"household_no": "fixed", "grade": "D", "assessed_on": "2024-01-01"},
-        {"household_no": "fixed", "grade": "B", "assessed_on": "2026-01-01"},
-        {"household_no": "unsafe", "grade": "C", "assessed_on": "2026-01-01"},
-        {"household_no": "ok", "grade": "B", "assessed_on": "2026-01-01"},
-    ]))
+    sig = signals(
+        zhujian_housing=frame(
+            [
+                {"household_no": "fixed", "grade": "D", "assessed_on": "2024-01-01"},
+                {"household_no": "fixed", "grade": "B", "assessed_on": "2026-01-01"},
+                {"household_no": "unsafe", "grade": "C", "assessed_on": "2026-01-01"},
+                {"household_no": "ok", "grade": "B", "assessed_on": "2026-01-01"},
+            ]
+        )
+    )
     assert rules_of(sig, "fixed") == set()
     assert rules_of(sig, "unsafe") == {"R-HOUSING"}
     assert rules_of(sig, "ok") == set()
@@ -110,14 +148,21 @@ def test_housing_uses_the_latest_assessment():
 
 def test_rigid_spending_against_previous_year_income():
     sig = signals(
-        nync_income=frame([income("hit", 2025, 3000.0, net=9000.0),
-                           income("miss", 2025, 3000.0, net=9000.0)]),
-        yibao_settlement=frame([
-            {"household_no": "hit", "settled_at": "2026-03-01", "out_of_pocket": 4000.0},
-            {"household_no": "miss", "settled_at": "2026-03-01", "out_of_pocket": 4000.0},
-        ]),
-        jiaoyu_students=frame([{"household_no": "hit", "self_paid": 5001.0},
-                               {"household_no": "miss", "self_paid": 5000.0}]),
+        nync_income=frame(
+            [income("hit", 2025, 3000.0, net=9000.0), income("miss", 2025, 3000.0, net=9000.0)]
+        ),
+        yibao_settlement=frame(
+            [
+                {"household_no": "hit", "settled_at": "2026-03-01", "out_of_pocket": 4000.0},
+                {"household_no": "miss", "settled_at": "2026-03-01", "out_of_pocket": 4000.0},
+            ]
+        ),
+        jiaoyu_students=frame(
+            [
+                {"household_no": "hit", "self_paid": 5001.0},
+                {"household_no": "miss", "self_paid": 5000.0},
+            ]
+        ),
     )
     assert "R-RIGID" in rules_of(sig, "hit")
     assert "R-RIGID" not in rules_of(sig, "miss")  # 9000 is not more than 9000
@@ -125,24 +170,60 @@ def test_rigid_spending_against_previous_year_income():
 
 def test_grades_and_object_types():
     sig = signals(
-        nync_income=frame([income("poor", 2026, 7000.0), income("rich", 2026, 30000.0),
-                           income("reg", 2026, 7000.0)]),
-        zhujian_housing=frame([{"household_no": "rich", "grade": "D",
-                                "assessed_on": "2026-01-01"}]),
-        yingji_disaster=frame([{"household_no": "reg", "disaster_type": "洪涝",
-                                "occurred_on": "2026-07-01", "direct_loss": 20000.0,
-                                "rooms_collapsed": 0}]),
-        declarations=frame([{"household_no": "lead", "reason": "因病", "reason_text": "住院",
-                             "applied_at": "2026-11-20"}]),
-        xczx_registry=frame([{"household_no": "reg", "registry_type": "脱贫户",
-                              "monitored_type": None}]),
+        nync_income=frame(
+            [
+                income("poor", 2026, 7000.0),
+                income("rich", 2026, 30000.0),
+                income("reg", 2026, 7000.0),
+            ]
+        ),
+        zhujian_housing=frame(
+            [{"household_no": "rich", "grade": "D", "assessed_on": "2026-01-01"}]
+        ),
+        yingji_disaster=frame(
+            [
+                {
+                    "household_no": "reg",
+                    "disaster_type": "洪涝",
+                    "occurred_on": "2026-07-01",
+                    "direct_loss": 20000.0,
+                    "rooms_collapsed": 0,
+                }
+            ]
+        ),
+        declarations=frame(
+            [
+                {
+                    "household_no": "lead",
+                    "reason": "因病",
+                    "reason_text": "住院",
+                    "applied_at": "2026-11-20",
+                }
+            ]
+        ),
+        xczx_registry=frame(
+            [{"household_no": "reg", "registry_type": "脱贫户", "monitored_type": None}]
+        ),
     )
-    flags = flag_households(sig, RULES, RuleInputs(frames={
-        "nync_income": frame([income("poor", 2026, 7000.0), income("rich", 2026, 30000.0),
-                              income("reg", 2026, 7000.0)]),
-        "xczx_registry": frame([{"household_no": "reg", "registry_type": "脱贫户",
-                                 "monitored_type": None}]),
-    }), AS_OF).set_index("household_no")
+    flags = flag_households(
+        sig,
+        RULES,
+        RuleInputs(
+            frames={
+                "nync_income": frame(
+                    [
+                        income("poor", 2026, 7000.0),
+                        income("rich", 2026, 30000.0),
+                        income("reg", 2026, 7000.0),
+                    ]
+                ),
+                "xczx_registry": frame(
+                    [{"household_no": "reg", "registry_type": "脱贫户", "monitored_type": None}]
+                ),
+            }
+        ),
+        AS_OF,
+    ).set_index("household_no")
     assert flags.loc["poor", "grade"] == "yellow"
     assert flags.loc["poor", "object_type"] == "边缘易致贫户"
     assert flags.loc["rich", "grade"] == "red"  # a housing gap is red on its own
@@ -156,37 +237,75 @@ def test_grades_and_object_types():
 
 
 def test_a_visit_that_found_nothing_is_not_a_lead():
-    sig = signals(cadre_visits=frame([
-        {"household_no": "found", "visited_on": "2026-11-01", "reason": "因病",
-         "finding": "户主住院，医疗费用负担重"},
-        {"household_no": "routine", "visited_on": "2026-11-01", "reason": "其他",
-         "finding": "走访未发现返贫致贫风险"},
-        {"household_no": "old", "visited_on": "2025-10-01", "reason": "因病", "finding": "住院"},
-    ]))
+    sig = signals(
+        cadre_visits=frame(
+            [
+                {
+                    "household_no": "found",
+                    "visited_on": "2026-11-01",
+                    "reason": "因病",
+                    "finding": "户主住院，医疗费用负担重",
+                },
+                {
+                    "household_no": "routine",
+                    "visited_on": "2026-11-01",
+                    "reason": "其他",
+                    "finding": "走访未发现返贫致贫风险",
+                },
+                {
+                    "household_no": "old",
+                    "visited_on": "2025-10-01",
+                    "reason": "因病",
+                    "finding": "住院",
+                },
+            ]
+        )
+    )
     assert rules_of(sig, "found") == {"L-VISIT"}
     assert rules_of(sig, "routine") == set()
     assert rules_of(sig, "old") == set()
 
 
 def test_asset_checks_annotate_flagged_households_and_never_flag_on_their_own():
-    inputs = RuleInputs(frames={
-        "zhujian_housing": frame([{"household_no": "h", "grade": "C",
-                                   "assessed_on": "2026-01-01"}]),
-        "gongan_vehicle": frame([
-            {"household_no": "h", "vehicle_type": "小型轿车", "vehicle_status": "正常"},
-            {"household_no": "moto", "vehicle_type": "普通二轮摩托车", "vehicle_status": "正常"},
-            {"household_no": "scrapped", "vehicle_type": "小型轿车", "vehicle_status": "报废"},
-        ]),
-        "scjg_business": frame([
-            {"household_no": "h", "entity_type": "个体工商户", "registration_status": "存续",
-             "company_name": "小卖部"},
-        ]),
-        "bdc_property": frame([
-            {"household_no": "h", "right_status": "现势"},
-            {"household_no": "h", "right_status": "现势"},
-            {"household_no": "one", "right_status": "现势"},
-        ]),
-    })
+    inputs = RuleInputs(
+        frames={
+            "zhujian_housing": frame(
+                [{"household_no": "h", "grade": "C", "assessed_on": "2026-01-01"}]
+            ),
+            "gongan_vehicle": frame(
+                [
+                    {"household_no": "h", "vehicle_type": "小型轿车", "vehicle_status": "正常"},
+                    {
+                        "household_no": "moto",
+                        "vehicle_type": "普通二轮摩托车",
+                        "vehicle_status": "正常",
+                    },
+                    {
+                        "household_no": "scrapped",
+                        "vehicle_type": "小型轿车",
+                        "vehicle_status": "报废",
+                    },
+                ]
+            ),
+            "scjg_business": frame(
+                [
+                    {
+                        "household_no": "h",
+                        "entity_type": "个体工商户",
+                        "registration_status": "存续",
+                        "company_name": "小卖部",
+                    },
+                ]
+            ),
+            "bdc_property": frame(
+                [
+                    {"household_no": "h", "right_status": "现势"},
+                    {"household_no": "h", "right_status": "现势"},
+                    {"household_no": "one", "right_status": "现势"},
+                ]
+            ),
+        }
+    )
     sig = compute_signals(inputs, RULES, AS_OF)
     assert rules_of(sig, "h") == {"R-HOUSING", "A-VEHICLE", "A-PROPERTY"}
     assert rules_of(sig, "moto") == rules_of(sig, "scrapped") == rules_of(sig, "one") == set()

@@ -36,8 +36,9 @@ def _raw_json(spec: SourceSpec, raw: pd.DataFrame) -> pd.Series:
         shown[col.header] = cells.map(mask_raw_id) if col.type == "id_number" else cells
     if shown.empty:
         return pd.Series([], index=raw.index, dtype=object)
-    lines = shown.to_json(orient="records", lines=True, force_ascii=False,
-                          date_format="iso", default_handler=str).splitlines()
+    lines = shown.to_json(
+        orient="records", lines=True, force_ascii=False, date_format="iso", default_handler=str
+    ).splitlines()
     return pd.Series(lines, index=raw.index)
 
 
@@ -47,8 +48,9 @@ def _reasons(code: str, column: str, values: pd.Series) -> pd.Series:
     return text.map({v: reason_text(code, column, v) for v in text.unique()})
 
 
-def quarantine_frame(spec: SourceSpec, batch: CanonicalBatch,
-                     failures: list[RowFailure]) -> pd.DataFrame:
+def quarantine_frame(
+    spec: SourceSpec, batch: CanonicalBatch, failures: list[RowFailure]
+) -> pd.DataFrame:
     """One row per rejected input row: row_number, reason_code(s), reason(s), raw_values."""
     parts = []
     for failure in failures:
@@ -61,26 +63,39 @@ def quarantine_frame(spec: SourceSpec, batch: CanonicalBatch,
                 values = values.map(mask_raw_id)
         else:
             values = pd.Series("", index=failure.rows)
-        parts.append(pd.DataFrame({"row_number": failure.rows, "reason_code": failure.reason_code,
-                                   "reason": _reasons(failure.reason_code, column, values).values}))
+        parts.append(
+            pd.DataFrame(
+                {
+                    "row_number": failure.rows,
+                    "reason_code": failure.reason_code,
+                    "reason": _reasons(failure.reason_code, column, values).values,
+                }
+            )
+        )
     if not parts:
         return pd.DataFrame(columns=["row_number", "reason_code", "reason", "raw_values"])
     rows = pd.concat(parts, ignore_index=True)
-    codes = rows.drop_duplicates(["row_number", "reason_code"]).groupby(
-        "row_number", sort=True)["reason_code"].agg(";".join)
+    codes = (
+        rows.drop_duplicates(["row_number", "reason_code"])
+        .groupby("row_number", sort=True)["reason_code"]
+        .agg(";".join)
+    )
     reasons = rows.groupby("row_number", sort=True)["reason"].agg("；".join)
     grouped = pd.DataFrame({"reason_code": codes, "reason": reasons})
     grouped["raw_values"] = _raw_json(spec, batch.raw.loc[grouped.index])
     return grouped.rename_axis("row_number").reset_index()
 
 
-def whole_file_quarantine(spec: SourceSpec, batch: CanonicalBatch, code: str,
-                          detail: str) -> pd.DataFrame:
+def whole_file_quarantine(
+    spec: SourceSpec, batch: CanonicalBatch, code: str, detail: str
+) -> pd.DataFrame:
     """Every row of a file rejected for one file-level reason (e.g. missing columns)."""
     reason = reason_text(code, value=detail)
-    return pd.DataFrame({
-        "row_number": batch.raw.index,
-        "reason_code": code,
-        "reason": reason,
-        "raw_values": _raw_json(spec, batch.raw).values,
-    })
+    return pd.DataFrame(
+        {
+            "row_number": batch.raw.index,
+            "reason_code": code,
+            "reason": reason,
+            "raw_values": _raw_json(spec, batch.raw).values,
+        }
+    )

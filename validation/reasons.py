@@ -21,28 +21,65 @@ class Reason:
 
 _CATALOGUE = [
     # row level
-    Reason("IDENTITY_MISSING", "身份信息缺失：身份证号和姓名均为空", "no ID number and no name",
-           "请补充身份证号码或姓名"),
-    Reason("REQUIRED_MISSING", "必填项「{column}」为空", "required field is blank",
-           "请填写该必填项"),
-    Reason("DATE_INVALID", "「{column}」日期无法识别：{value}", "date cannot be parsed",
-           "日期请写成 2026-03-07 格式"),
-    Reason("AMOUNT_INVALID", "「{column}」金额/数值无法识别：{value}", "amount or number cannot be parsed",
-           "金额请填写数字，如 12345.60"),
-    Reason("CODE_INVALID", "「{column}」取值不在允许范围：{value}", "value outside the allowed codes",
-           "请使用规定的代码取值"),
-    Reason("ROW_MALFORMED", "该行格式错误，无法拆分为字段", "row cannot be parsed",
-           "请检查该行的分隔符或引号"),
+    Reason(
+        "IDENTITY_MISSING",
+        "身份信息缺失：身份证号和姓名均为空",
+        "no ID number and no name",
+        "请补充身份证号码或姓名",
+    ),
+    Reason(
+        "REQUIRED_MISSING", "必填项「{column}」为空", "required field is blank", "请填写该必填项"
+    ),
+    Reason(
+        "DATE_INVALID",
+        "「{column}」日期无法识别：{value}",
+        "date cannot be parsed",
+        "日期请写成 2026-03-07 格式",
+    ),
+    Reason(
+        "AMOUNT_INVALID",
+        "「{column}」金额/数值无法识别：{value}",
+        "amount or number cannot be parsed",
+        "金额请填写数字，如 12345.60",
+    ),
+    Reason(
+        "CODE_INVALID",
+        "「{column}」取值不在允许范围：{value}",
+        "value outside the allowed codes",
+        "请使用规定的代码取值",
+    ),
+    Reason(
+        "ROW_MALFORMED",
+        "该行格式错误，无法拆分为字段",
+        "row cannot be parsed",
+        "请检查该行的分隔符或引号",
+    ),
     # file level
-    Reason("FILE_COLUMNS_MISSING", "文件缺少必需列：{value}", "required columns missing",
-           "请按约定的表头提供数据，不要删除或改名列"),
-    Reason("FILE_ENCODING", "文件编码无法识别", "file encoding cannot be detected",
-           "请使用 UTF-8 或 GB18030 编码保存 CSV"),
-    Reason("FILE_MALFORMED", "文件已损坏或格式不符", "file is corrupt or not in the expected format",
-           "请重新导出并上传完整文件"),
+    Reason(
+        "FILE_COLUMNS_MISSING",
+        "文件缺少必需列：{value}",
+        "required columns missing",
+        "请按约定的表头提供数据，不要删除或改名列",
+    ),
+    Reason(
+        "FILE_ENCODING",
+        "文件编码无法识别",
+        "file encoding cannot be detected",
+        "请使用 UTF-8 或 GB18030 编码保存 CSV",
+    ),
+    Reason(
+        "FILE_MALFORMED",
+        "文件已损坏或格式不符",
+        "file is corrupt or not in the expected format",
+        "请重新导出并上传完整文件",
+    ),
     Reason("FILE_EMPTY", "文件没有数据行", "file has no data rows", "请确认导出条件后重新上传"),
-    Reason("FILE_DUPLICATE", "与已处理文件内容完全相同（重复上传）", "identical to a file already processed",
-           "无需重复上传"),
+    Reason(
+        "FILE_DUPLICATE",
+        "与已处理文件内容完全相同（重复上传）",
+        "identical to a file already processed",
+        "无需重复上传",
+    ),
     Reason("ROW_DUPLICATE", "与已入库记录完全相同", "identical to a row already loaded", ""),
 ]
 REASONS: dict[str, Reason] = {r.code: r for r in _CATALOGUE}

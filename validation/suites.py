@@ -119,9 +119,11 @@ def validate_rows(spec: SourceSpec, batch: CanonicalBatch) -> list[RowFailure]:
         return []
     frame = _check_frame(spec, batch).reset_index(drop=True)
     suite = build_suite(spec)
-    result = _batch_definition(spec.source_id).get_batch(
-        batch_parameters={"dataframe": frame}
-    ).validate(suite, result_format={"result_format": "COMPLETE"})
+    result = (
+        _batch_definition(spec.source_id)
+        .get_batch(batch_parameters={"dataframe": frame})
+        .validate(suite, result_format={"result_format": "COMPLETE"})
+    )
     failures = []
     row_numbers = batch.values.index
     for res in result.results:

@@ -45,13 +45,15 @@ def connect(url: str) -> Engine:
         try:
             folder.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
-            raise WarehouseError(f"cannot create the warehouse folder {folder}: "
-                                 f"{exc.strerror}") from None
+            raise WarehouseError(
+                f"cannot create the warehouse folder {folder}: {exc.strerror}"
+            ) from None
     try:
         engine = create_engine(parsed)
     except (ArgumentError, ImportError) as exc:
         raise WarehouseError(
-            f"cannot use warehouse URL {parsed.render_as_string()}: {exc}") from None
+            f"cannot use warehouse URL {parsed.render_as_string()}: {exc}"
+        ) from None
     if engine.dialect.name == "sqlite":
         event.listen(engine, "connect", _sqlite_pragmas)
     try:
@@ -128,8 +130,12 @@ def insert_ignore(conn: Connection, table: Table, frame: pd.DataFrame) -> None:
         conn.execute(text(f'CREATE TEMP TABLE "{tmp}" (LIKE "{table.name}") ON COMMIT DROP'))
         _copy_postgres(conn, tmp, frame)
         cols = ", ".join(f'"{c}"' for c in frame.columns)
-        conn.execute(text(f'INSERT INTO "{table.name}" ({cols}) SELECT {cols} FROM "{tmp}" '
-                          "ON CONFLICT DO NOTHING"))
+        conn.execute(
+            text(
+                f'INSERT INTO "{table.name}" ({cols}) SELECT {cols} FROM "{tmp}" '
+                "ON CONFLICT DO NOTHING"
+            )
+        )
         conn.execute(text(f'DROP TABLE "{tmp}"'))
     else:
         conn.execute(table.insert().prefix_with("OR IGNORE"), _python_values(frame, table))

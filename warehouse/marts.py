@@ -21,13 +21,17 @@ def build_monitoring_list(engine: Engine, as_of: dt.date, decision_days: int = 1
     """Replace mart_monitoring_list with the flags of ``as_of``; returns its row count."""
     with engine.connect() as conn:
         flags = read_frame(conn, select(HouseholdFlag).where(HouseholdFlag.as_of == as_of))
-        first = read_frame(conn, select(
-            HouseholdFlag.household_no,
-            func.min(HouseholdFlag.as_of).label("first_flagged_at"),
-        ).group_by(HouseholdFlag.household_no))
+        first = read_frame(
+            conn,
+            select(
+                HouseholdFlag.household_no,
+                func.min(HouseholdFlag.as_of).label("first_flagged_at"),
+            ).group_by(HouseholdFlag.household_no),
+        )
         places = read_frame(conn, select(DimHousehold))
     mart = flags.merge(first, on="household_no", how="left").merge(
-        places, on="household_no", how="left")
+        places, on="household_no", how="left"
+    )
     first_at = pd.to_datetime(mart["first_flagged_at"])
     lead = pd.to_datetime(mart["lead_date"]).fillna(first_at)
     mart["decision_due"] = (lead + pd.Timedelta(days=decision_days)).dt.date
@@ -42,6 +46,12 @@ def build_monitoring_list(engine: Engine, as_of: dt.date, decision_days: int = 1
 
 def read_monitoring_list(engine: Engine) -> pd.DataFrame:
     with engine.connect() as conn:
-        return read_frame(conn, select(MonitoringList).order_by(
-            MonitoringList.county, MonitoringList.township, MonitoringList.village,
-            MonitoringList.household_no))
+        return read_frame(
+            conn,
+            select(MonitoringList).order_by(
+                MonitoringList.county,
+                MonitoringList.township,
+                MonitoringList.village,
+                MonitoringList.household_no,
+            ),
+        )

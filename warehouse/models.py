@@ -76,8 +76,9 @@ class LoadAudit(Base):
     finished_at: Mapped[dt.datetime] = mapped_column(DateTime)
 
     # Two workers (CLI and Airflow, say) can never both claim the same file.
-    __table_args__ = (UniqueConstraint("source_id", "file_sha256", "file_name",
-                                       name="uq_load_audit_file"),)
+    __table_args__ = (
+        UniqueConstraint("source_id", "file_sha256", "file_name", name="uq_load_audit_file"),
+    )
 
 
 class Quarantine(Base):
@@ -219,8 +220,16 @@ class RunLog(Base):
 
 
 # Staging columns every source table has, before the spec's own fields.
-STAGING_META = ("record_key", "row_hash", "load_id", "row_number", "person_key", "id_status",
-                "id_masked", "name_norm")
+STAGING_META = (
+    "record_key",
+    "row_hash",
+    "load_id",
+    "row_number",
+    "person_key",
+    "id_status",
+    "id_masked",
+    "name_norm",
+)
 
 _SQL_TYPES = {
     "text": lambda: Text(),
