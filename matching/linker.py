@@ -42,7 +42,7 @@ def _name_place_links(
         return records.iloc[0:0]
     active = persons[persons["status"].fillna("正常") != "注销"]
     by_head = _unique_name_place(records, active[active["relation"].eq("户主")], keys)
-    rest = records[~records["record_key"].isin(by_head["record_key"])]
+    rest = records[~records["record_key"].isin(set(by_head["record_key"]))]
     by_member = _unique_name_place(rest, active, keys)
     return pd.concat([by_head, by_member], ignore_index=True)
 
@@ -56,14 +56,16 @@ def link_source(engine: Engine, spec: SourceSpec, persons: pd.DataFrame) -> pd.D
         records = read_frame(conn, select(*cols))
     if records.empty:
         return pd.DataFrame(columns=[c.name for c in RecordLink.__table__.c])
-    by_key = persons.set_index("person_key")["household_no"]
-    trusted = records["id_status"].isin(EXACT_STATUSES) & records["person_key"].isin(by_key.index)
+    # Joins, not isin/map against the register: those are slow on Arrow-backed strings.
+    records = records.merge(persons[["person_key", "household_no"]], on="person_key", how="left")
+    exact_id = records["id_status"].isin(EXACT_STATUSES)
+    trusted = exact_id & records["household_no"].notna()
     out = pd.DataFrame(
         {
             "source_id": spec.source_id,
             "record_key": records["record_key"],
             "person_key": records["person_key"].where(trusted),
-            "household_no": records["person_key"].map(by_key).where(trusted),
+            "household_no": records["household_no"].where(trusted),
             "method": "unlinked",
             "match_probability": None,
         }
@@ -72,21 +74,22 @@ def link_source(engine: Engine, spec: SourceSpec, persons: pd.DataFrame) -> pd.D
     out.loc[trusted, "match_probability"] = 1.0
     # Name linking is for records without a trusted ID: a valid ID that is not in the
     # register belongs to someone else, whatever the name says.
-    rest = records[~records["id_status"].isin(EXACT_STATUSES)]
+    rest = records.loc[~exact_id].drop(columns="household_no")
     if len(rest):
         named = _name_place_links(rest, persons, spec)
         if len(named):
-            idx = out.index[out["record_key"].isin(named["record_key"])]
-            by_record = named.set_index("record_key")
-            out.loc[idx, "person_key"] = out.loc[idx, "record_key"].map(by_record["person_key"])
-            out.loc[idx, "household_no"] = out.loc[idx, "record_key"].map(by_record["household_no"])
-            out.loc[idx, "method"] = "exact_name_place"
-            out.loc[idx, "match_probability"] = None
+            found = out[["record_key"]].merge(
+                named[["record_key", "person_key", "household_no"]], on="record_key", how="left"
+            )
+            hit = found["person_key"].notna().to_numpy()
+            out.loc[hit, "person_key"] = found.loc[hit, "person_key"].to_numpy()
+            out.loc[hit, "household_no"] = found.loc[hit, "household_no"].to_numpy()
+            out.loc[hit, "method"] = "exact_name_place"
     return out
 
 
 def link_all(engine: Engine) -> pd.DataFrame:
-    """Rebuild record_link for every source; returns per-source counts by method."""
+    """Link every source and store the changes in record_link; counts by source and method."""
     with engine.connect() as conn:
         persons = read_frame(
             conn,
@@ -102,11 +105,36 @@ def link_all(engine: Engine) -> pd.DataFrame:
         )
     parts = [link_source(engine, spec, persons) for spec in load_specs().values()]
     parts = [p for p in parts if len(p)]
-    links = pd.concat(parts, ignore_index=True) if parts else None
-    with engine.begin() as conn:
-        conn.execute(delete(RecordLink))
-        if links is not None:
-            bulk_insert(conn, RecordLink.__table__, links)
-    if links is None:
+    if not parts:
+        with engine.begin() as conn:
+            conn.execute(delete(RecordLink))
         return pd.DataFrame()
+    links = pd.concat(parts, ignore_index=True)
+    _store_changes(engine, links)
     return links.groupby(["source_id", "method"]).size().unstack(fill_value=0)
+
+
+def _store_changes(engine: Engine, links: pd.DataFrame) -> None:
+    """Write only what changed since the last run (a rerun with nothing new writes nothing)."""
+    key = ["source_id", "record_key"]
+    with engine.connect() as conn:
+        stored = read_frame(conn, select(RecordLink))
+    compare = ["person_key", "household_no", "method", "match_probability"]
+    both = links.merge(stored, on=key, how="outer", suffixes=("", "_old"), indicator=True)
+    same = both["_merge"].eq("both")
+    for col in compare:
+        new, old = both[col].astype(object), both[f"{col}_old"].astype(object)
+        same &= (new == old) | (new.isna() & old.isna())
+    stale = both.loc[~same & both["_merge"].ne("left_only"), key]
+    fresh = both.loc[~same & both["_merge"].ne("right_only"), [*key, *compare]]
+    with engine.begin() as conn:
+        for source_id, keys in stale.groupby("source_id")["record_key"]:
+            values = keys.tolist()
+            for start in range(0, len(values), 10_000):
+                conn.execute(
+                    delete(RecordLink).where(
+                        RecordLink.source_id == source_id,
+                        RecordLink.record_key.in_(values[start : start + 10_000]),
+                    )
+                )
+        bulk_insert(conn, RecordLink.__table__, fresh)

@@ -7,6 +7,7 @@ callers pass columns already named and typed for the target table.
 
 from __future__ import annotations
 
+import datetime as dt
 import io
 from pathlib import Path
 
@@ -84,16 +85,27 @@ def _copy_postgres(conn: Connection, table_name: str, frame: pd.DataFrame) -> No
         copy.write(buf.getvalue())
 
 
-def _python_values(frame: pd.DataFrame, table: Table) -> list[dict]:
-    out = frame.astype(object).where(frame.notna(), None)
+def _sqlite_rows(frame: pd.DataFrame, table: Table) -> list[tuple]:
+    """Rows as tuples of plain Python values, dates in SQLAlchemy's SQLite text format."""
+    columns = []
     for name in frame.columns:
-        py_type = table.c[name].type.python_type if name in table.c else None
-        col = out[name]
-        if py_type is not None and py_type.__name__ == "date":
-            out[name] = col.map(lambda v: v.date() if hasattr(v, "date") else v)
-        elif py_type is not None and py_type.__name__ == "datetime":
-            out[name] = col.map(lambda v: v.to_pydatetime() if hasattr(v, "to_pydatetime") else v)
-    return out.to_dict("records")
+        col = frame[name]
+        py_type = table.c[name].type.python_type
+        if py_type is dt.date:
+            col = pd.to_datetime(col).dt.strftime("%Y-%m-%d")
+        elif py_type is dt.datetime:
+            col = pd.to_datetime(col).dt.strftime("%Y-%m-%d %H:%M:%S.%f")
+        col = col.astype(object)
+        columns.append(col.where(col.notna(), None).tolist())
+    return list(zip(*columns, strict=True))
+
+
+def _sqlite_insert(conn: Connection, table: Table, frame: pd.DataFrame, verb: str) -> None:
+    cols = ", ".join(f'"{c}"' for c in frame.columns)
+    marks = ", ".join("?" for _ in frame.columns)
+    conn.exec_driver_sql(
+        f'{verb} INTO "{table.name}" ({cols}) VALUES ({marks})', _sqlite_rows(frame, table)
+    )
 
 
 def bulk_insert(conn: Connection, table: Table, frame: pd.DataFrame) -> int:
@@ -103,18 +115,19 @@ def bulk_insert(conn: Connection, table: Table, frame: pd.DataFrame) -> int:
     if conn.dialect.name == "postgresql":
         _copy_postgres(conn, table.name, frame)
     else:
-        conn.execute(table.insert(), _python_values(frame, table))
+        _sqlite_insert(conn, table, frame, "INSERT")
     return len(frame)
 
 
 def read_frame(conn: Connection | Engine, sql, **params) -> pd.DataFrame:
     """A query's result as a DataFrame (object columns; callers cast what they need)."""
-    result = conn.execute(sql, params) if isinstance(conn, Connection) else None
-    if result is None:
+    if not isinstance(conn, Connection):
         with conn.connect() as c:
-            result = c.execute(sql, params)
-            return pd.DataFrame(result.fetchall(), columns=list(result.keys()))
-    return pd.DataFrame(result.fetchall(), columns=list(result.keys()))
+            return read_frame(c, sql, **params)
+    result = conn.execute(sql, params)
+    # Plain tuples: pandas builds a frame from them far faster than from Row objects.
+    rows = list(map(tuple, result.fetchall()))
+    return pd.DataFrame.from_records(rows, columns=list(result.keys()))
 
 
 def table_exists(engine: Engine, name: str) -> bool:
@@ -138,4 +151,4 @@ def insert_ignore(conn: Connection, table: Table, frame: pd.DataFrame) -> None:
         )
         conn.execute(text(f'DROP TABLE "{tmp}"'))
     else:
-        conn.execute(table.insert().prefix_with("OR IGNORE"), _python_values(frame, table))
+        _sqlite_insert(conn, table, frame, "INSERT OR IGNORE")
