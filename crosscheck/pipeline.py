@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import logging
+import traceback
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,6 +21,7 @@ from sqlalchemy import Engine, delete, func, insert, select
 from connectors.landing import LandedFile, landed_files
 from connectors.spec import SourceSpec, load_specs
 from crosscheck.ingest import InvariantViolation, LoadResult, ingest_file
+from matching.identity import redact_ids
 from matching.linker import link_all
 from warehouse.db import connect, ensure_schema, read_frame
 from warehouse.dims import build_dimensions
@@ -96,8 +98,18 @@ def _ingest_one(
         log.error("reconciliation invariant violated: %s", exc)
         return f"{spec.source_id}/{landed.name}: {exc}"
     except Exception as exc:  # a bug must not stop other files; the file stays unclaimed
-        log.exception("%s %s: ingest failed", spec.source_id, landed.name)
-        return f"{spec.source_id}/{landed.name}: {type(exc).__name__}: {exc}"
+        # No traceback in the log: exception texts can quote cell values, ID numbers included.
+        frame = traceback.extract_tb(exc.__traceback__)[-1]
+        message = redact_ids(f"{type(exc).__name__}: {exc}")[:300]
+        log.error(
+            "%s %s: ingest failed at %s:%d: %s",
+            spec.source_id,
+            landed.name,
+            frame.filename,
+            frame.lineno,
+            message,
+        )
+        return f"{spec.source_id}/{landed.name}: {message}"
 
 
 def cross_check(

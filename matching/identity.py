@@ -11,13 +11,14 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import re
 
 import pandas as pd
 
 from connectors.spec import SourceSpec
 from matching import normalize as nz
 
-__all__ = ["EXACT_STATUSES", "keyed_hash", "resolve_identity"]
+__all__ = ["EXACT_STATUSES", "keyed_hash", "redact_ids", "resolve_identity"]
 
 # ID statuses trusted for exact linking.
 EXACT_STATUSES = ("valid", "repaired_15")
@@ -30,6 +31,14 @@ _STATUS_RANK = {
     "malformed": 4,
     "blank": 5,
 }
+
+
+_ID_LIKE = re.compile(r"(\d{6})\d{5,8}(\d{3}[\dXx])")
+
+
+def redact_ids(text: str) -> str:
+    """Mask anything that looks like a 15- or 18-digit ID number in free text (logs)."""
+    return _ID_LIKE.sub(lambda m: m.group(1) + "********" + m.group(2), text)
 
 
 def keyed_hash(values: pd.Series, key: bytes) -> pd.Series:

@@ -50,7 +50,8 @@ def connect(url: str) -> Engine:
                 f"cannot create the warehouse folder {folder}: {exc.strerror}"
             ) from None
     try:
-        engine = create_engine(parsed)
+        # hide_parameters: SQL errors must never echo row values (ID numbers) into logs.
+        engine = create_engine(parsed, hide_parameters=True)
     except (ArgumentError, ImportError) as exc:
         raise WarehouseError(
             f"cannot use warehouse URL {parsed.render_as_string()}: {exc}"
