@@ -18,6 +18,12 @@ from sqlalchemy import Engine, delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from connectors.canonical import CanonicalBatch, to_canonical
+from connectors.filecheck import (
+    guess_other_source,
+    rename_suggestions,
+    sniff_format,
+    wrong_format_message,
+)
 from connectors.landing import LandedFile
 from connectors.readers import FileRejected, read_file
 from connectors.spec import SourceSpec
@@ -51,6 +57,7 @@ class LoadResult:
     rows_quarantined: int = 0
     rows_duplicate: int = 0
     rows_corrected: int = 0
+    reason_code: str | None = None  # why a whole file was rejected (validation.reasons)
     message: str = ""
 
     def as_dict(self) -> dict:
@@ -158,6 +165,7 @@ def _record_audit(
                     rows_duplicate=result.rows_duplicate,
                     rows_corrected=0,
                     status=result.status,
+                    reason_code=result.reason_code,
                     message=result.message,
                     encoding=encoding,
                 )
@@ -186,6 +194,14 @@ def ingest_file(engine: Engine, spec: SourceSpec, landed: LandedFile, pii_key: b
         result.message = reason_text("FILE_DUPLICATE") + f"（{seen[0].file_name}）"
         return _record_audit(engine, landed, started, result)
 
+    wrong_format = wrong_format_message(spec.format, sniff_format(landed.path))
+    if wrong_format:
+        result.status, result.reason_code, result.message = (
+            "rejected",
+            "FILE_WRONG_FORMAT",
+            wrong_format,
+        )
+        return _record_audit(engine, landed, started, result)
     try:
         table = read_file(
             landed.path,
@@ -195,19 +211,20 @@ def ingest_file(engine: Engine, spec: SourceSpec, landed: LandedFile, pii_key: b
             sql_url=spec.sql_url,
         )
     except FileRejected as exc:
-        result.status, result.message = "rejected", exc.message
+        result.status, result.reason_code, result.message = "rejected", exc.code, exc.message
         return _record_audit(engine, landed, started, result)
     if table.frame.empty and not table.broken_rows:
-        result.status, result.message = "empty", reason_text("FILE_EMPTY")
+        result.status, result.reason_code = "empty", "FILE_EMPTY"
+        result.message = reason_text("FILE_EMPTY")
         return _record_audit(engine, landed, started, result, table.encoding)
 
     batch = to_canonical(spec, table)
     result.rows_in = len(batch)
     if batch.missing_columns:
-        missing = "、".join(c.header for c in batch.missing_columns)
-        quarantined = whole_file_quarantine(spec, batch, "FILE_COLUMNS_MISSING", missing)
-        result.status = "rejected"
-        result.message = reason_text("FILE_COLUMNS_MISSING", value=missing)
+        code, detail = _schema_problem(spec, batch, list(map(str, table.frame.columns)))
+        quarantined = whole_file_quarantine(spec, batch, code, detail)
+        result.status, result.reason_code = "rejected", code
+        result.message = reason_text(code, value=detail)
         return _load(
             engine, spec, landed, started, result, batch, quarantined, None, None, table.encoding
         )
@@ -224,6 +241,20 @@ def ingest_file(engine: Engine, spec: SourceSpec, landed: LandedFile, pii_key: b
     return _load(
         engine, spec, landed, started, result, batch, quarantined, stg, ident, table.encoding
     )
+
+
+def _schema_problem(spec: SourceSpec, batch: CanonicalBatch, headers: list[str]) -> tuple[str, str]:
+    """Why the expected columns are missing: another source's file, or renamed/dropped columns."""
+    other = guess_other_source(headers, spec)
+    if other is not None:
+        return "FILE_OTHER_SOURCE", f"{other.department}{other.title}（{other.source_id}）"
+    renamed = rename_suggestions(batch.missing_columns, batch.extra_columns)
+    parts = [
+        f"「{c.header}」"
+        + (f"（可能改名为「{renamed[c.header]}」）" if c.header in renamed else "")
+        for c in batch.missing_columns
+    ]
+    return "FILE_COLUMNS_MISSING", "、".join(parts)
 
 
 def _load(
@@ -339,6 +370,7 @@ def _load_transaction(
                 rows_duplicate=result.rows_duplicate,
                 rows_corrected=result.rows_corrected,
                 status=result.status,
+                reason_code=result.reason_code,
                 message=result.message,
                 finished_at=dt.datetime.now(dt.UTC).replace(tzinfo=None),
             )

@@ -73,6 +73,18 @@ _CATALOGUE = [
         "file is corrupt or not in the expected format",
         "请重新导出并上传完整文件",
     ),
+    Reason(
+        "FILE_WRONG_FORMAT",
+        "文件格式不符：{value}",
+        "file is not in the source's format",
+        "请按约定格式导出（CSV/XLSX/JSON Lines），不要只改文件扩展名",
+    ),
+    Reason(
+        "FILE_OTHER_SOURCE",
+        "文件疑似属于其他来源：{value}",
+        "file belongs to another source",
+        "请放入对应来源的目录",
+    ),
     Reason("FILE_EMPTY", "文件没有数据行", "file has no data rows", "请确认导出条件后重新上传"),
     Reason(
         "FILE_DUPLICATE",

@@ -70,6 +70,7 @@ class LoadAudit(Base):
     rows_duplicate: Mapped[int] = mapped_column(Integer, default=0)
     rows_corrected: Mapped[int] = mapped_column(Integer, default=0)
     status: Mapped[str] = mapped_column(String(32))
+    reason_code: Mapped[str | None] = mapped_column(String(64))  # file-level rejection
     message: Mapped[str | None] = mapped_column(Text)
     extra_columns: Mapped[str | None] = mapped_column(Text)
     started_at: Mapped[dt.datetime] = mapped_column(DateTime)
