@@ -45,6 +45,8 @@ class ColumnSpec:
     multiplier: float = 1.0
     values: tuple[str, ...] = ()
     aliases: dict[str, str] = field(default_factory=dict)
+    minimum: float | None = None  # plausible range of amounts and integers (inclusive)
+    maximum: float | None = None
     description: str = ""
 
     @property
@@ -94,6 +96,10 @@ class SourceSpec:
         return next((c.field for c in self.columns if c.is_identity), None)
 
 
+def _bound(value) -> float | None:
+    return None if value is None else float(value)
+
+
 def _parse_column(source_id: str, fld: str, raw: dict) -> ColumnSpec:
     col_type = raw.get("type", "text")
     if col_type not in FIELD_TYPES:
@@ -109,6 +115,9 @@ def _parse_column(source_id: str, fld: str, raw: dict) -> ColumnSpec:
         multiplier=float(raw.get("multiplier", 1.0)),
         values=tuple(str(v) for v in raw.get("values", ())),
         aliases={str(k): str(v) for k, v in (raw.get("aliases") or {}).items()},
+        # Money is never negative unless the spec says so (min: null, e.g. net business income).
+        minimum=_bound(raw["min"]) if "min" in raw else (0.0 if col_type == "amount" else None),
+        maximum=_bound(raw.get("max")),
         description=raw.get("description", ""),
     )
 

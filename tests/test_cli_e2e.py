@@ -96,20 +96,19 @@ def test_run_twice_on_the_demo_city(demo_city, tmp_path, warehouse_url):
     assert len(pd.read_csv(export)) == flagged
 
 
-def test_no_raw_id_numbers_outside_the_restricted_table(demo_city, tmp_path):
-    url = f"sqlite:///{tmp_path / 'w.db'}"
-    result = crosscheck(
-        "run",
-        "--landing",
-        str(demo_city["landing"]),
-        "--warehouse",
-        url,
-        "--as-of",
-        AS_OF,
-        "--reports",
-        str(tmp_path / "reports"),
-    )
+@pytest.fixture(scope="module")
+def demo_run(demo_city, tmp_path_factory):
+    """One CLI run of the demo city into SQLite, shared by the checks below."""
+    base = tmp_path_factory.mktemp("demo_run")
+    url = f"sqlite:///{base / 'w.db'}"
+    args = ["--landing", str(demo_city["landing"]), "--warehouse", url, "--as-of", AS_OF]
+    result = crosscheck("run", *args, "--reports", str(base / "reports"))
     assert result.returncode == 0, result.stderr[-2000:]
+    return {"url": url, "reports": base / "reports", "result": result}
+
+
+def test_no_raw_id_numbers_outside_the_restricted_table(demo_city, demo_run):
+    url, result = demo_run["url"], demo_run["result"]
     truth = pd.read_csv(demo_city["truth"] / "persons.csv", dtype=str)
     sample = set(truth["id_number"].head(200))
     engine = create_engine(url)
@@ -121,7 +120,7 @@ def test_no_raw_id_numbers_outside_the_restricted_table(demo_city, tmp_path):
             cells = set(frame.astype(str).to_numpy().ravel())
             assert not (cells & sample), f"raw ID numbers found in {table}"
     engine.dispose()
-    for path in (tmp_path / "reports").rglob("*.csv"):
+    for path in demo_run["reports"].rglob("*.csv"):
         content = path.read_text(encoding="utf-8-sig")
         assert not any(i in content for i in sample), path
     assert not any(i in result.stdout + result.stderr for i in sample)
@@ -180,20 +179,8 @@ def test_pii_key_is_required_outside_the_demo(tmp_path):
 IMPLEMENTED_RULES = {"R-INCOME", "R-DROP", "R-MEDICAL", "R-RIGID", "R-DISASTER", "R-HOUSING"}
 
 
-def test_planted_hardship_is_flagged_and_clean_households_are_not(demo_city, tmp_path):
-    url = f"sqlite:///{tmp_path / 'w.db'}"
-    result = crosscheck(
-        "run",
-        "--landing",
-        str(demo_city["landing"]),
-        "--warehouse",
-        url,
-        "--as-of",
-        AS_OF,
-        "--reports",
-        str(tmp_path / "reports"),
-    )
-    assert result.returncode == 0, result.stderr[-2000:]
+def test_planted_hardship_is_flagged_and_clean_households_are_not(demo_city, demo_run):
+    url = demo_run["url"]
     truth = pd.read_csv(demo_city["truth"] / "hardship.csv", dtype=str)
     engine = create_engine(url)
     with engine.connect() as conn:
@@ -213,3 +200,29 @@ def test_planted_hardship_is_flagged_and_clean_households_are_not(demo_city, tmp
     assert found_leads <= leads
     assert len(found_leads) >= 0.8 * len(leads)  # the rest need fuzzy name matching (issue 3)
     assert flagged <= set(truth["household_no"]), "a clean household was flagged"
+
+
+def test_quarantine_holds_exactly_the_planted_garbage_rows(demo_city, demo_run):
+    truth = pd.read_csv(demo_city["truth"] / "records.csv", dtype=str)
+    events = pd.read_csv(demo_city["truth"] / "landing_events.csv", dtype=str)
+    expected = truth[truth["expected_reject"] == "1"]
+    expected = expected[~expected["file"].isin(events["file"])]  # re-dropped files are skipped
+    engine = create_engine(demo_run["url"])
+    with engine.connect() as conn:
+        quarantined = pd.DataFrame(
+            conn.execute(
+                text("SELECT source_id, file_name AS file, row_number FROM quarantine")
+            ).all()
+        )
+    engine.dispose()
+    assert len(expected) > 0
+    got = set(
+        zip(
+            quarantined["source_id"],
+            quarantined["file"],
+            quarantined["row_number"].astype(str),
+            strict=True,
+        )
+    )
+    want = set(zip(expected["source_id"], expected["file"], expected["row_number"], strict=True))
+    assert got == want

@@ -324,3 +324,31 @@ def test_sqlite_source_with_uri_characters_in_its_name(tmp_path):
     assert r.rows_loaded == 1
     assert sorted(p.name for p in folder.iterdir()) == ["jz#1 ?.sqlite"]  # nothing created
     engine.dispose()
+
+
+def test_implausible_amounts_and_dates_are_quarantined(tmp_path):
+    landing = tmp_path / "landing"
+    header = "灾害类型,发生日期,乡镇,村,户主姓名,身份证号,受灾人口,房屋倒塌间数,直接经济损失(万元)"
+    body = [
+        f"洪涝,2026-07-01,罗坊镇,塘下村,张伟,{ID_A},3,1,-2.5",  # negative loss
+        f"洪涝,2026-07-01,罗坊镇,塘下村,李娜,{ID_B},3,0,50000",  # yuan written as 万元
+        f"洪涝,1826-07-01,罗坊镇,塘下村,王五,{ID_B},3,0,1.5",  # year typo
+        f"洪涝,2026-07-01,罗坊镇,塘下村,赵六,{ID_B},3,0,1.5",  # fine
+    ]
+    _write(landing / "yingji_disaster", "d.csv", header + "\n" + "\n".join(body) + "\n", "utf-8")
+    engine = open_warehouse(f"sqlite:///{tmp_path / 'w.db'}")
+    [r] = _ingest_all(engine, landing, "yingji_disaster")
+    assert (r.rows_in, r.rows_loaded, r.rows_quarantined) == (4, 1, 3)
+    with engine.connect() as conn:
+        rows = conn.execute(
+            select(Quarantine.row_number, Quarantine.reason_code, Quarantine.reason).order_by(
+                Quarantine.row_number
+            )
+        ).all()
+    assert [(q.row_number, q.reason_code) for q in rows] == [
+        (1, "AMOUNT_OUT_OF_RANGE"),
+        (2, "AMOUNT_OUT_OF_RANGE"),
+        (3, "DATE_OUT_OF_RANGE"),
+    ]
+    assert "直接经济损失(万元)" in rows[1].reason and "50000" in rows[1].reason
+    engine.dispose()

@@ -43,6 +43,18 @@ _CATALOGUE = [
         "金额请填写数字，如 12345.60",
     ),
     Reason(
+        "DATE_OUT_OF_RANGE",
+        "「{column}」日期不合理：{value}",
+        "date outside 1900-2100",
+        "请核对年份是否录入错误",
+    ),
+    Reason(
+        "AMOUNT_OUT_OF_RANGE",
+        "「{column}」数值超出合理范围：{value}",
+        "number outside its plausible range",
+        "请核对金额单位（元/万元）和数值",
+    ),
+    Reason(
         "CODE_INVALID",
         "「{column}」取值不在允许范围：{value}",
         "value outside the allowed codes",

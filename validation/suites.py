@@ -8,6 +8,7 @@ Airflow 3); a single ephemeral context serves the whole process.
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 from dataclasses import dataclass
 from functools import cache
@@ -64,6 +65,23 @@ def _checks(spec: SourceSpec) -> list[tuple[str, str, str | None]]:
     return checks
 
 
+# Dates outside this window are typos (1885 for 1985, 2062 for 2026), not history.
+DATE_RANGE = (dt.datetime(1900, 1, 1), dt.datetime(2100, 12, 31))
+
+
+def _ranges(spec: SourceSpec) -> list[tuple[str, object, object, str]]:
+    """(field, min, max, reason code) for every plausibility range of the spec."""
+    out = []
+    for col in spec.columns:
+        if col.type in ("amount", "integer") and (
+            col.minimum is not None or col.maximum is not None
+        ):
+            out.append((col.field, col.minimum, col.maximum, "AMOUNT_OUT_OF_RANGE"))
+        elif col.type in ("date", "datetime", "month"):
+            out.append((col.field, *DATE_RANGE, "DATE_OUT_OF_RANGE"))
+    return out
+
+
 _SUITES: dict[str, object] = {}
 
 
@@ -80,6 +98,15 @@ def build_suite(spec: SourceSpec):
         suite.add_expectation(
             gx.expectations.ExpectColumnValuesToBeInSet(
                 column=column, value_set=[True], meta={"reason_code": code, "field": fld}
+            )
+        )
+    for fld, low, high, code in _ranges(spec):
+        suite.add_expectation(
+            gx.expectations.ExpectColumnValuesToBeBetween(
+                column=f"_value__{fld}",
+                min_value=low,
+                max_value=high,
+                meta={"reason_code": code, "field": fld},
             )
         )
     _SUITES[spec.source_id] = context.suites.add(suite)
@@ -110,6 +137,9 @@ def _check_frame(spec: SourceSpec, batch: CanonicalBatch) -> pd.DataFrame:
             frame[f"_ok_required__{col.field}"] = values[col.field].notna() | invalid[col.field]
         if col.type in _TYPE_REASON:
             frame[f"_ok__{col.field}"] = ~invalid[col.field]
+    for fld, *_ in _ranges(spec):
+        value = values[fld]
+        frame[f"_value__{fld}"] = value if value.dtype.kind == "M" else value.astype("float64")
     return frame
 
 
