@@ -70,6 +70,7 @@ class SourceSpec:
     due_day: int | None = None
     due_month: int | None = None
     row_key: tuple[str, ...] = ()
+    period_field: str | None = None  # which column dates a file's period (freshness checks)
     sql_table: str | None = None
     sql_url: str | None = None
     description: str = ""
@@ -146,11 +147,12 @@ def parse_spec(data: dict) -> SourceSpec:
         due_day=data.get("due_day"),
         due_month=data.get("due_month"),
         row_key=tuple(data.get("row_key") or ()),
+        period_field=data.get("period_field"),
         sql_table=(data.get("sql") or {}).get("table"),
         sql_url=(data.get("sql") or {}).get("url"),
         description=data.get("description", ""),
     )
-    unknown = [k for k in spec.row_key if not spec.has(k)]
+    unknown = [k for k in (*spec.row_key, spec.period_field or spec.fields[0]) if not spec.has(k)]
     if unknown:
         raise ValueError(f"{sid}: row_key names unknown fields {unknown}")
     return spec

@@ -135,6 +135,8 @@ def _print_summary(summary) -> None:
     )
     if summary.exports:
         print(f"  reports   {Path(summary.exports[0]).parent}")
+    for line in summary.overdue:
+        print(f"  late      {line}")
     for load in summary.loads:
         if load.status in ("rejected", "empty", "duplicate_file"):
             print(f"  {load.status:<9} {load.source_id}/{load.file_name}: {load.message}")

@@ -25,8 +25,9 @@ from matching.identity import redact_ids
 from matching.linker import link_all
 from warehouse.db import connect, ensure_schema, read_frame
 from warehouse.dims import build_dimensions
+from warehouse.health import build_operational_marts
 from warehouse.marts import build_monitoring_list, read_monitoring_list
-from warehouse.models import LoadAudit, Quarantine, RunLog
+from warehouse.models import LoadAudit, Quarantine, RunLog, SourceHealth
 from warehouse.rules import load_rule_set, run_rules
 
 __all__ = ["RunSummary", "cross_check", "ingest_source", "open_warehouse", "run"]
@@ -44,6 +45,7 @@ class RunSummary:
     grades: dict[str, int] = field(default_factory=dict)
     households_flagged: int = 0
     exports: list[str] = field(default_factory=list)
+    overdue: list[str] = field(default_factory=list)  # "source_id: freshness (due ...)"
 
     @property
     def ok(self) -> bool:
@@ -130,6 +132,9 @@ def cross_check(
     summary.grades = {g: int((flags["grade"] == g).sum()) for g in ("red", "yellow", "green")}
     step("crosscheck", "marts")
     build_monitoring_list(engine, as_of, rules["decision_days"])
+    health = build_operational_marts(engine, as_of)
+    summary.overdue = overdue_sources(engine)
+    log.info("operational marts: %s", health)
     step("crosscheck", "exports")
     summary.exports = write_exports(engine, as_of, reports_dir)
     with engine.begin() as conn:
@@ -144,6 +149,26 @@ def cross_check(
             )
         )
     return summary
+
+
+def overdue_sources(engine: Engine) -> list[str]:
+    """Late or missing sources, as lines for the run summary."""
+    with engine.connect() as conn:
+        rows = conn.execute(
+            select(
+                SourceHealth.source_id,
+                SourceHealth.freshness,
+                SourceHealth.due_date,
+                SourceHealth.expected_period_start,
+            )
+            .where(SourceHealth.overdue)
+            .order_by(SourceHealth.source_id)
+        ).all()
+    return [
+        f"{r.source_id}: {r.freshness}"
+        + (f" (period from {r.expected_period_start} due {r.due_date})" if r.due_date else "")
+        for r in rows
+    ]
 
 
 def write_exports(engine: Engine, as_of: dt.date, reports_dir: Path) -> list[str]:

@@ -127,6 +127,7 @@ def apply_rules(as_of: dt.date) -> dict:
 
 def build_marts(as_of: dt.date) -> dict:
     from crosscheck.pipeline import write_exports
+    from warehouse.health import build_operational_marts
     from warehouse.marts import build_monitoring_list
     from warehouse.rules import load_rule_set
 
@@ -134,6 +135,7 @@ def build_marts(as_of: dt.date) -> dict:
     engine = _engine()
     try:
         rows = build_monitoring_list(engine, as_of, load_rule_set()["decision_days"])
+        build_operational_marts(engine, as_of)
         exports = write_exports(engine, as_of, settings.reports_dir)
         return {"monitoring_list": rows, "exports": len(exports)}
     finally:

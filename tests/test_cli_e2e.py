@@ -226,3 +226,26 @@ def test_quarantine_holds_exactly_the_planted_garbage_rows(demo_city, demo_run):
     )
     want = set(zip(expected["source_id"], expected["file"], expected["row_number"], strict=True))
     assert got == want
+
+
+def test_late_sources_are_named_in_the_summary_and_the_health_mart(demo_city, demo_run):
+    events = pd.read_csv(demo_city["truth"] / "landing_events.csv", dtype=str)
+    late = set(events.loc[events["event"] == "missing_period", "source_id"])
+    assert late
+    engine = create_engine(demo_run["url"])
+    with engine.connect() as conn:
+        health = pd.DataFrame(conn.execute(text("SELECT * FROM mart_source_health")).mappings())
+        quality = pd.DataFrame(conn.execute(text("SELECT * FROM mart_match_quality")).mappings())
+        region = conn.execute(text("SELECT COUNT(*) FROM mart_risk_by_region")).scalar_one()
+    engine.dispose()
+    assert set(health.loc[health["overdue"].astype(bool), "source_id"]) == late
+    assert len(health) == len(quality) == len(load_specs())
+    assert (
+        quality["records"]
+        == quality[
+            ["linked_exact", "linked_name_place", "linked_probabilistic", "in_review", "unlinked"]
+        ].sum(axis=1)
+    ).all()
+    assert region > 0
+    for source_id in late:
+        assert f"late      {source_id}: overdue" in demo_run["result"].stdout

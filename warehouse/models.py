@@ -18,6 +18,7 @@ import datetime as dt
 
 from sqlalchemy import (
     BigInteger,
+    Boolean,
     Column,
     Date,
     DateTime,
@@ -209,6 +210,58 @@ class MonitoringList(Base):
         Index("ix_monitoring_region", "county", "township", "village"),
         Index("ix_monitoring_grade", "grade"),
     )
+
+
+class SourceHealth(Base):
+    """mart_source_health - grain: one row per source spec, as of the latest run date."""
+
+    __tablename__ = "mart_source_health"
+    source_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    department: Mapped[str] = mapped_column(Text)
+    title: Mapped[str] = mapped_column(Text)
+    cadence: Mapped[str] = mapped_column(String(16))
+    last_file: Mapped[str | None] = mapped_column(Text)
+    last_loaded_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
+    files: Mapped[int] = mapped_column(Integer)
+    rows_in: Mapped[int] = mapped_column(BigInteger)
+    quarantine_rate: Mapped[float | None] = mapped_column(Float)
+    link_rate: Mapped[float | None] = mapped_column(Float)
+    expected_period_start: Mapped[dt.date | None] = mapped_column(Date)
+    due_date: Mapped[dt.date | None] = mapped_column(Date)
+    latest_period_loaded: Mapped[dt.date | None] = mapped_column(Date)
+    freshness: Mapped[str] = mapped_column(String(16))  # ok | overdue | missing
+    overdue: Mapped[bool] = mapped_column(Boolean)
+    as_of: Mapped[dt.date] = mapped_column(Date)
+
+
+class MatchQuality(Base):
+    """mart_match_quality - grain: one row per source: its records by how they were linked."""
+
+    __tablename__ = "mart_match_quality"
+    source_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    records: Mapped[int] = mapped_column(BigInteger)
+    linked_exact: Mapped[int] = mapped_column(BigInteger)
+    linked_name_place: Mapped[int] = mapped_column(BigInteger)
+    linked_probabilistic: Mapped[int] = mapped_column(BigInteger)
+    in_review: Mapped[int] = mapped_column(BigInteger)
+    unlinked: Mapped[int] = mapped_column(BigInteger)
+
+
+class RiskByRegion(Base):
+    """mart_risk_by_region - grain: one row per county, township, village and risk type."""
+
+    __tablename__ = "mart_risk_by_region"
+    region_id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    county: Mapped[str | None] = mapped_column(Text)
+    township: Mapped[str | None] = mapped_column(Text)
+    village: Mapped[str | None] = mapped_column(Text)
+    risk_type: Mapped[str] = mapped_column(Text)
+    households: Mapped[int] = mapped_column(Integer)
+    red: Mapped[int] = mapped_column(Integer)
+    yellow: Mapped[int] = mapped_column(Integer)
+    green: Mapped[int] = mapped_column(Integer)
+
+    __table_args__ = (Index("ix_risk_region", "county", "township", "village", "risk_type"),)
 
 
 class RunLog(Base):

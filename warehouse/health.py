@@ -1,0 +1,195 @@
+"""Operational marts: source health (freshness), match quality, risk counts by region.
+
+- ``mart_source_health`` -- grain: one row per source spec. Last file, last load, rows,
+  quarantine rate, link rate, the period the source should have delivered by the run date
+  and whether it is overdue (by the spec's cadence and due day).
+- ``mart_match_quality`` -- grain: one row per source. Records and how they were linked.
+- ``mart_risk_by_region`` -- grain: one row per county, township, village and risk type.
+
+All three are rebuilt per run from loaded data and the run date, so a rerun writes the
+same rows.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pandas as pd
+from sqlalchemy import Engine, delete, func, select
+
+from connectors.spec import SourceSpec, load_specs
+from warehouse.db import bulk_insert, read_frame
+from warehouse.models import (
+    LoadAudit,
+    MatchQuality,
+    MonitoringList,
+    RecordLink,
+    RiskByRegion,
+    SourceHealth,
+    staging_table,
+)
+
+__all__ = ["build_operational_marts", "expected_period"]
+
+_MONTHS_PER_PERIOD = {"monthly": 1, "quarterly": 3, "yearly": 12}
+
+
+def expected_period(spec: SourceSpec, as_of: dt.date) -> tuple[dt.date, dt.date] | None:
+    """(start, due date) of the latest period the source must have delivered by ``as_of``.
+
+    A period is due on ``due_day`` (of ``due_month`` for yearly sources) after it ends.
+    Sources without a fixed cadence (events, daily leads, on demand) have no due period.
+    """
+    months = _MONTHS_PER_PERIOD.get(spec.cadence)
+    if months is None:
+        return None
+    # Walk back from the period containing as_of until one whose due date has passed.
+    start = pd.Timestamp(as_of).to_period("M").start_time
+    start -= pd.DateOffset(months=(start.month - 1) % months)
+    for _ in range(4):
+        end = start + pd.DateOffset(months=months)
+        if spec.cadence == "yearly":
+            due = pd.Timestamp(end.year, spec.due_month or 1, spec.due_day or 1)
+        else:
+            due = end + pd.DateOffset(days=(spec.due_day or 1) - 1)
+        if due.date() <= as_of:
+            return start.date(), due.date()
+        start -= pd.DateOffset(months=months)
+    return None
+
+
+def _latest_period(engine: Engine, spec: SourceSpec) -> dt.date | None:
+    """The latest period the loaded rows cover (by the spec's period field)."""
+    if not spec.period_field:
+        return None
+    stg = staging_table(spec)
+    with engine.connect() as conn:
+        value = conn.execute(select(func.max(stg.c[spec.period_field]))).scalar()
+    if value is None:
+        return None
+    if spec.column(spec.period_field).type == "integer":
+        return dt.date(int(value), 1, 1)
+    return pd.Timestamp(value).date()
+
+
+def source_health(engine: Engine, as_of: dt.date) -> pd.DataFrame:
+    with engine.connect() as conn:
+        audits = read_frame(conn, select(LoadAudit).order_by(LoadAudit.load_id))
+        links = read_frame(
+            conn,
+            select(RecordLink.source_id, RecordLink.method, func.count().label("n")).group_by(
+                RecordLink.source_id, RecordLink.method
+            ),
+        )
+    rows = []
+    for spec in load_specs().values():
+        mine = audits[audits["source_id"] == spec.source_id] if len(audits) else audits
+        rows_in = int(mine["rows_in"].sum()) if len(mine) else 0
+        quarantined = int(mine["rows_quarantined"].sum()) if len(mine) else 0
+        linked = links[(links["source_id"] == spec.source_id)] if len(links) else links
+        total = int(linked["n"].sum()) if len(linked) else 0
+        unlinked = int(linked.loc[linked["method"] == "unlinked", "n"].sum()) if total else 0
+        period = expected_period(spec, as_of)
+        covered = _latest_period(engine, spec)
+        last_loaded = mine["finished_at"].max() if len(mine) else None
+        if not len(mine):
+            state = "missing"
+        elif period is None:
+            state = "ok"
+        elif covered is not None:
+            state = "ok" if covered >= period[0] else "overdue"
+        else:  # a snapshot source: a file must have arrived after the period ended
+            state = "ok" if pd.Timestamp(last_loaded).date() >= period[1] else "overdue"
+        rows.append(
+            {
+                "source_id": spec.source_id,
+                "department": spec.department,
+                "title": spec.title,
+                "cadence": spec.cadence,
+                "last_file": mine["file_name"].iloc[-1] if len(mine) else None,
+                "last_loaded_at": last_loaded,
+                "files": len(mine),
+                "rows_in": rows_in,
+                "quarantine_rate": quarantined / rows_in if rows_in else None,
+                "link_rate": (total - unlinked) / total if total else None,
+                "expected_period_start": period[0] if period else None,
+                "due_date": period[1] if period else None,
+                "latest_period_loaded": covered,
+                "freshness": state,
+                "overdue": state != "ok",
+                "as_of": as_of,
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def match_quality(engine: Engine) -> pd.DataFrame:
+    with engine.connect() as conn:
+        links = read_frame(
+            conn,
+            select(RecordLink.source_id, RecordLink.method, func.count().label("n")).group_by(
+                RecordLink.source_id, RecordLink.method
+            ),
+        )
+    counts = (
+        links.pivot_table(
+            index="source_id", columns="method", values="n", aggfunc="sum", fill_value=0
+        )
+        if len(links)
+        else pd.DataFrame()
+    )
+    out = pd.DataFrame({"source_id": list(load_specs())}).set_index("source_id")
+    for column, method in (
+        ("linked_exact", "exact_id"),
+        ("linked_name_place", "exact_name_place"),
+        ("linked_probabilistic", "probabilistic"),
+        ("in_review", "review"),
+        ("unlinked", "unlinked"),
+    ):
+        out[column] = (
+            counts[method].reindex(out.index).fillna(0).astype("int64") if method in counts else 0
+        )
+    out["records"] = out.sum(axis=1)
+    return out.reset_index()
+
+
+def risk_by_region(engine: Engine) -> pd.DataFrame:
+    with engine.connect() as conn:
+        mart = read_frame(
+            conn,
+            select(
+                MonitoringList.county,
+                MonitoringList.township,
+                MonitoringList.village,
+                MonitoringList.risk_types,
+                MonitoringList.grade,
+            ),
+        )
+    if mart.empty:
+        return pd.DataFrame(columns=[c.name for c in RiskByRegion.__table__.c])
+    mart["risk_type"] = mart["risk_types"].str.split(";")
+    long = mart.explode("risk_type")
+    keys = ["county", "township", "village", "risk_type"]
+    out = long.groupby(keys, dropna=False).agg(
+        households=("grade", "size"),
+        red=("grade", lambda g: int((g == "red").sum())),
+        yellow=("grade", lambda g: int((g == "yellow").sum())),
+        green=("grade", lambda g: int((g == "green").sum())),
+    )
+    out = out.reset_index()
+    out.insert(0, "region_id", range(1, len(out) + 1))  # stable ids: a rerun writes the same
+    return out
+
+
+def build_operational_marts(engine: Engine, as_of: dt.date) -> dict[str, int]:
+    """Rebuild the three operational marts; returns their row counts."""
+    frames = {
+        SourceHealth: source_health(engine, as_of),
+        MatchQuality: match_quality(engine),
+        RiskByRegion: risk_by_region(engine),
+    }
+    with engine.begin() as conn:
+        for model, frame in frames.items():
+            conn.execute(delete(model))
+            bulk_insert(conn, model.__table__, frame[[c.name for c in model.__table__.c]])
+    return {model.__tablename__: len(frame) for model, frame in frames.items()}
