@@ -10,7 +10,7 @@ AS_OF ?= 2026-11-30
 WAREHOUSE ?= sqlite:///var/warehouse.db
 
 .DEFAULT_GOAL := help
-.PHONY: help run test lint format bench lock clean
+.PHONY: help run test lint format bench bench-match report-screenshot lock clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN{FS=":.*## "}{printf "  make %-10s %s\n",$$1,$$2}'
@@ -38,6 +38,20 @@ format: $(STAMP) ## apply ruff fixes and formatting
 
 bench: $(STAMP) ## benchmarks; results written to var/bench/
 	$(BIN)/python -m crosscheck.bench --out var/bench
+
+bench-match: $(STAMP) ## linkage benchmark: demo city + FEBRL4 vs Splink; var/bench/match.{json,md}
+	$(BIN)/python -m matching.bench_match --out var/bench
+
+report-screenshot: ## render a department feedback page with headless Chromium to var/reports/feedback.png
+	command -v chromium >/dev/null || { apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-wqy-microhei; }
+	test -d var/reports/feedback || $(MAKE) run
+	page=$$(find var/reports/feedback -name summary.html | sort | head -1); \
+	chromium --headless --no-sandbox --disable-gpu --disable-quic --no-first-run \
+	  --disable-background-networking --disable-component-update --disable-sync \
+	  --user-data-dir=$$(mktemp -d) --window-size=1100,900 \
+	  --screenshot=var/reports/feedback.png "file://$$PWD/$$page" && \
+	echo "rendered $$page -> var/reports/feedback.png"
 
 lock: ## regenerate requirements.lock from a fresh venv resolved from setup.cfg
 	rm -rf /tmp/crosscheck-lock && $(PYTHON) -m venv /tmp/crosscheck-lock

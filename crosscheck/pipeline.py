@@ -23,11 +23,12 @@ from connectors.spec import SourceSpec, load_specs
 from crosscheck.ingest import InvariantViolation, LoadResult, ingest_file
 from matching.identity import redact_ids
 from matching.linker import link_all
+from validation.feedback import write_feedback_packs
 from warehouse.db import connect, ensure_schema, read_frame
 from warehouse.dims import build_dimensions
 from warehouse.health import build_operational_marts
 from warehouse.marts import build_monitoring_list, read_monitoring_list
-from warehouse.models import LoadAudit, Quarantine, RunLog, SourceHealth
+from warehouse.models import LoadAudit, RunLog, SourceHealth
 from warehouse.rules import load_rule_set, run_rules
 
 __all__ = ["RunSummary", "cross_check", "ingest_source", "open_warehouse", "run"]
@@ -172,7 +173,7 @@ def overdue_sources(engine: Engine) -> list[str]:
 
 
 def write_exports(engine: Engine, as_of: dt.date, reports_dir: Path) -> list[str]:
-    """The monitoring list for counties and per-file rejected rows for departments."""
+    """The monitoring list for counties and a feedback pack per processed file for departments."""
     reports_dir.mkdir(parents=True, exist_ok=True)
     written = []
     mart = read_monitoring_list(engine)
@@ -180,29 +181,7 @@ def write_exports(engine: Engine, as_of: dt.date, reports_dir: Path) -> list[str
     # UTF-8 with BOM so that Excel opens Chinese text correctly.
     mart.to_csv(path, index=False, encoding="utf-8-sig")
     written.append(str(path))
-    with engine.connect() as conn:
-        rejected = read_frame(
-            conn,
-            select(Quarantine).order_by(
-                Quarantine.source_id, Quarantine.load_id, Quarantine.row_number
-            ),
-        )
-    # One feedback file per load: a corrected file re-sent under the same name gets its own.
-    for (source_id, load_id, file_name), rows in rejected.groupby(
-        ["source_id", "load_id", "file_name"]
-    ):
-        folder = reports_dir / "feedback" / source_id
-        folder.mkdir(parents=True, exist_ok=True)
-        out = folder / f"{Path(file_name).stem}_load{load_id}_rejected.csv"
-        rows[["row_number", "reason_code", "reason", "raw_values"]].rename(
-            columns={
-                "row_number": "行号",
-                "reason_code": "问题代码",
-                "reason": "问题说明",
-                "raw_values": "原始数据",
-            }
-        ).to_csv(out, index=False, encoding="utf-8-sig")
-        written.append(str(out))
+    written += [str(folder) for folder in write_feedback_packs(engine, reports_dir)]
     return written
 
 

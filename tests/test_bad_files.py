@@ -182,3 +182,36 @@ def test_each_broken_file_gets_its_reason_and_nothing_is_lost(corpus, tmp_path, 
     for q in quarantine:
         assert ID_A not in q.raw_values and ID_B not in q.raw_values
         json.loads(q.raw_values)
+
+
+def test_feedback_pack_per_file_opens_in_pandas_and_openpyxl(corpus, tmp_path):
+    import pandas as pd
+    from openpyxl import load_workbook
+
+    reports = tmp_path / "reports"
+    summary = run(corpus, f"sqlite:///{tmp_path / 'w.db'}", dt.date(2026, 11, 30), reports, PII_KEY)
+    assert summary.ok
+    packs = {p.parent.name: p.parent for p in (reports / "feedback").rglob("summary.html")}
+    assert len(packs) == len(EXPECTED)
+    garbage = next(folder for name, folder in packs.items() if name.startswith("garbage__"))
+    assert garbage.parent.parent.name == "公安局"  # under the department
+    detail = pd.read_csv(garbage / "rejected.csv", encoding="utf-8-sig", dtype=str)
+    assert (garbage / "rejected.csv").read_bytes().startswith(b"\xef\xbb\xbf")
+    assert detail["行号"].tolist() == ["2", "3"]
+    assert set(detail["处理结果"]) == {"拒收"}
+    assert "户口状态" in detail.columns  # the department's own headers
+    sheet = load_workbook(garbage / "rejected.xlsx").active
+    rows = list(sheet.values)
+    assert rows[0][:4] == ("行号", "处理结果", "问题代码", "问题说明")
+    assert len(rows) == 3 and all(isinstance(v, (str, type(None))) for v in rows[1])
+    page = (garbage / "summary.html").read_text(encoding="utf-8")
+    assert "拒收" in page and "如何修改" in page
+    assert "http://" not in page and "https://" not in page  # readable offline
+    assert ID_A not in page and ID_A not in (garbage / "rejected.csv").read_text("utf-8-sig")
+    rejected_file = packs[next(n for n in packs if n.startswith("shuili__"))]
+    assert "其他来源" in (rejected_file / "summary.html").read_text(encoding="utf-8")
+    # A rerun with nothing new writes no pack again.
+    again = run(corpus, f"sqlite:///{tmp_path / 'w.db'}", dt.date(2026, 11, 30), reports, PII_KEY)
+    from pathlib import Path
+
+    assert not [e for e in again.exports if Path(e).is_relative_to(reports / "feedback")]
