@@ -39,6 +39,15 @@ def _parser() -> argparse.ArgumentParser:
     demo.add_argument("--as-of", type=_date, default=dt.date(2026, 11, 30))
     demo.add_argument("--truth", type=Path, help="ground-truth folder (default OUT/../truth)")
 
+    link = sub.add_parser("link", help="the probabilistic linker on any CSV files")
+    link.add_argument("--settings", required=True, type=Path, help="link settings (YAML)")
+    link.add_argument("--left", required=True, type=Path)
+    link.add_argument("--right", type=Path, help="omit to deduplicate --left")
+    link.add_argument("--id-column", required=True, help="the unique id column of the files")
+    link.add_argument(
+        "--out", required=True, type=Path, help="pairs CSV: left_id,right_id,match_probability"
+    )
+
     run = sub.add_parser("run", help="process every new file and run the cross-check")
     run.add_argument("--landing", type=Path, help="landing zone (CROSSCHECK_LANDING_DIR)")
     run.add_argument("--warehouse", help="SQLAlchemy URL (CROSSCHECK_WAREHOUSE_URL)")
@@ -109,7 +118,14 @@ def _cmd_demo(args) -> int:
 
 def _print_summary(summary) -> None:
     t = summary.totals()
-    linked = {"exact_id": 0, "exact_name_place": 0, "unlinked": 0}
+    linked = {
+        "exact_id": 0,
+        "exact_name_place": 0,
+        "probabilistic": 0,
+        "review_confirmed": 0,
+        "review": 0,
+        "unlinked": 0,
+    }
     for counts in summary.links.values():
         for method, n in counts.items():
             linked[method] = linked.get(method, 0) + n
@@ -123,10 +139,12 @@ def _print_summary(summary) -> None:
         f"  rows      {t['rows_in']} in: {t['loaded']} loaded, {t['quarantined']} quarantined, "
         f"{t['duplicate']} duplicate"
     )
+    probabilistic = linked["probabilistic"] + linked["review_confirmed"]
+    unlinked = linked["unlinked"] + linked["review"]
     print(
         f"  linked    {linked['exact_id']} by ID, {linked['exact_name_place']} by name+village, "
-        f"{linked['unlinked']} unlinked ({100 * (records - linked['unlinked']) / records:.1f}% "
-        "of staged records linked)"
+        f"{probabilistic} probabilistic; {linked['review']} in review, {linked['unlinked']} "
+        f"unlinked ({100 * (records - unlinked) / records:.1f}% of staged records linked)"
     )
     g = summary.grades
     print(
@@ -174,6 +192,12 @@ def _cmd_run(args) -> int:
     return 0 if summary.ok else 1
 
 
+def _cmd_link(args) -> int:
+    from matching.link_cli import run_link
+
+    return run_link(args.settings, args.left, args.right, args.id_column, args.out)
+
+
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     logging.basicConfig(
@@ -183,7 +207,7 @@ def main(argv: list[str] | None = None) -> int:
     for noisy in ("great_expectations", "alembic", "sqlalchemy"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
     try:
-        return {"demo": _cmd_demo, "run": _cmd_run}[args.command](args)
+        return {"demo": _cmd_demo, "run": _cmd_run, "link": _cmd_link}[args.command](args)
     except SettingsError as exc:
         print(f"crosscheck: {exc}", file=sys.stderr)
         return 2

@@ -5,10 +5,14 @@ Order of evidence, strongest first:
    register -> that person and their household (probability 1.0).
 2. ``exact_name_place``: household-grain records without a trusted ID whose normalised head
    name is unique among the active persons of the stated village (and township).
-3. everything else stays ``unlinked`` -- the seam for the probabilistic linker: it reads
-   the unlinked records and writes its links here with ``method='probabilistic'``.
+3. ``probabilistic``: a Fellegi-Sunter model (matching.probabilistic) over the rest, within
+   blocks; above the accept threshold the link is taken, in the grey zone the best
+   candidate goes to ``match_review`` for a person to decide (``review``); a confirmed
+   decision links the record (``review_confirmed``), a rejected one is never proposed again.
+4. everything else stays ``unlinked``.
 
-``record_link`` is rebuilt each run, so a rerun writes the same rows.
+``record_link`` is recomputed each run and only the changes are written, so a rerun with
+nothing new writes nothing.
 """
 
 from __future__ import annotations
@@ -19,7 +23,7 @@ from sqlalchemy import Engine, delete, select
 from connectors.spec import SourceSpec, load_specs
 from matching.identity import EXACT_STATUSES
 from warehouse.db import bulk_insert, read_frame
-from warehouse.models import DimPerson, RecordLink, staging_table
+from warehouse.models import DimPerson, MatchReview, PiiIdentity, RecordLink, staging_table
 
 __all__ = ["link_all", "link_source"]
 
@@ -47,15 +51,32 @@ def _name_place_links(
     return pd.concat([by_head, by_member], ignore_index=True)
 
 
-def link_source(engine: Engine, spec: SourceSpec, persons: pd.DataFrame) -> pd.DataFrame:
-    """record_link rows for one source."""
+def _identity_numbers(engine: Engine, person_keys: pd.Series) -> pd.DataFrame:
+    """person_key -> id_number from the restricted table, for the keys given only."""
+    keys = person_keys.dropna().unique().tolist()
+    found = []
+    with engine.connect() as conn:
+        for start in range(0, len(keys), 10_000):
+            found += conn.execute(
+                select(PiiIdentity.person_key, PiiIdentity.id_number).where(
+                    PiiIdentity.person_key.in_(keys[start : start + 10_000])
+                )
+            ).all()
+    return pd.DataFrame(found, columns=["person_key", "id_number"])
+
+
+def link_source(
+    engine: Engine, spec: SourceSpec, persons: pd.DataFrame, decisions: pd.DataFrame | None = None
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(record_link rows, review candidates) for one source."""
     stg = staging_table(spec)
+    extra = [c for c in ("township", "village", "birth_date", "sex") if spec.has(c)]
     cols = [stg.c.record_key, stg.c.person_key, stg.c.id_status, stg.c.name_norm]
-    cols += [stg.c[c] for c in ("township", "village") if spec.has(c)]
+    cols += [stg.c[c] for c in extra]
     with engine.connect() as conn:
         records = read_frame(conn, select(*cols))
     if records.empty:
-        return pd.DataFrame(columns=[c.name for c in RecordLink.__table__.c])
+        return pd.DataFrame(columns=[c.name for c in RecordLink.__table__.c]), _NO_REVIEW
     # Joins, not isin/map against the register: those are slow on Arrow-backed strings.
     records = records.merge(persons[["person_key", "household_no"]], on="person_key", how="left")
     exact_id = records["id_status"].isin(EXACT_STATUSES)
@@ -77,15 +98,77 @@ def link_source(engine: Engine, spec: SourceSpec, persons: pd.DataFrame) -> pd.D
     rest = records.loc[~exact_id].drop(columns="household_no")
     if len(rest):
         named = _name_place_links(rest, persons, spec)
-        if len(named):
-            found = out[["record_key"]].merge(
-                named[["record_key", "person_key", "household_no"]], on="record_key", how="left"
-            )
-            hit = found["person_key"].notna().to_numpy()
-            out.loc[hit, "person_key"] = found.loc[hit, "person_key"].to_numpy()
-            out.loc[hit, "household_no"] = found.loc[hit, "household_no"].to_numpy()
-            out.loc[hit, "method"] = "exact_name_place"
-    return out
+        _apply(out, named, "exact_name_place")
+    review = _NO_REVIEW
+    unlinked = records[out["method"].eq("unlinked").to_numpy() & ~exact_id.to_numpy()]
+    if len(unlinked):
+        review = _probabilistic(engine, spec, out, unlinked, persons, decisions)
+    return out, review
+
+
+_NO_REVIEW = pd.DataFrame(
+    columns=["source_id", "record_key", "person_key", "household_no", "match_probability"]
+)
+
+
+def _apply(
+    out: pd.DataFrame, found: pd.DataFrame, method: str, probability: pd.Series | None = None
+) -> None:
+    """Set person, household and method on the records of ``found`` (by record_key)."""
+    if found.empty:
+        return
+    cols = ["record_key", "person_key", "household_no"]
+    if probability is not None:
+        found = found.assign(match_probability=probability.to_numpy())
+        cols.append("match_probability")
+    hit_rows = out[["record_key"]].merge(found[cols], on="record_key", how="left")
+    hit = hit_rows["person_key"].notna().to_numpy()
+    for col in cols[1:]:
+        out.loc[hit, col] = hit_rows.loc[hit, col].to_numpy()
+    out.loc[hit, "method"] = method
+
+
+def _probabilistic(
+    engine: Engine,
+    spec: SourceSpec,
+    out: pd.DataFrame,
+    unlinked: pd.DataFrame,
+    persons: pd.DataFrame,
+    decisions: pd.DataFrame | None,
+) -> pd.DataFrame:
+    """Fellegi-Sunter linking of the still-unlinked records; returns the review candidates."""
+    from matching.probabilistic import link_probabilistic
+
+    # Untrusted IDs (check digit, Excel-mangled) keep their digits in the restricted table.
+    records = (
+        unlinked.drop(columns="household_no")
+        .merge(_identity_numbers(engine, unlinked["person_key"]), on="person_key", how="left")
+        .drop(columns="person_key")
+    )
+    found = link_probabilistic(records, persons)
+    if found.empty:
+        return _NO_REVIEW
+    if decisions is not None and len(decisions):
+        mine = decisions[decisions["source_id"] == spec.source_id]
+        found = found.merge(
+            mine[["record_key", "person_key", "status"]],
+            on=["record_key", "person_key"],
+            how="left",
+        )
+        confirmed = found["status"].eq("confirmed")
+        found = found[~found["status"].eq("rejected")]  # a person said no: never again
+        confirmed = found["status"].eq("confirmed")
+        _apply(out, found[confirmed], "review_confirmed", found.loc[confirmed, "match_probability"])
+        found = found[~confirmed]
+    accepted = found[found["decision"] == "accepted"]
+    _apply(out, accepted, "probabilistic", accepted["match_probability"])
+    review = found[found["decision"] == "review"]
+    # One pending candidate per record: the most likely person.
+    review = review.sort_values("match_probability", ascending=False).drop_duplicates("record_key")
+    out.loc[
+        out["record_key"].isin(set(review["record_key"])) & out["method"].eq("unlinked"), "method"
+    ] = "review"
+    return review.assign(source_id=spec.source_id)[_NO_REVIEW.columns]
 
 
 def link_all(engine: Engine) -> pd.DataFrame:
@@ -99,12 +182,18 @@ def link_all(engine: Engine) -> pd.DataFrame:
                 DimPerson.name_norm,
                 DimPerson.township,
                 DimPerson.village,
+                DimPerson.birth_date,
+                DimPerson.sex,
                 DimPerson.status,
                 DimPerson.relation,
-            ),
+                PiiIdentity.id_number,
+            ).join(PiiIdentity, PiiIdentity.person_key == DimPerson.person_key, isouter=True),
         )
-    parts = [link_source(engine, spec, persons) for spec in load_specs().values()]
-    parts = [p for p in parts if len(p)]
+        decisions = read_frame(conn, select(MatchReview).where(MatchReview.status != "pending"))
+    results = [link_source(engine, spec, persons, decisions) for spec in load_specs().values()]
+    parts = [links for links, _ in results if len(links)]
+    reviews = [review for _, review in results if len(review)]
+    _store_reviews(engine, pd.concat(reviews, ignore_index=True) if reviews else _NO_REVIEW)
     if not parts:
         with engine.begin() as conn:
             conn.execute(delete(RecordLink))
@@ -112,6 +201,39 @@ def link_all(engine: Engine) -> pd.DataFrame:
     links = pd.concat(parts, ignore_index=True)
     _store_changes(engine, links)
     return links.groupby(["source_id", "method"]).size().unstack(fill_value=0)
+
+
+def _store_reviews(engine: Engine, review: pd.DataFrame) -> None:
+    """Replace the pending review queue; decided rows (confirmed/rejected) are kept."""
+    with engine.connect() as conn:
+        decided = read_frame(
+            conn,
+            select(MatchReview.source_id, MatchReview.record_key).where(
+                MatchReview.status != "pending"
+            ),
+        )
+    if len(decided):
+        review = review.merge(decided, on=["source_id", "record_key"], how="left", indicator=True)
+        review = review[review["_merge"] == "left_only"].drop(columns="_merge")
+    with engine.connect() as conn:
+        pending = read_frame(
+            conn,
+            select(
+                MatchReview.source_id,
+                MatchReview.record_key,
+                MatchReview.person_key,
+                MatchReview.household_no,
+                MatchReview.match_probability,
+            ).where(MatchReview.status == "pending"),
+        )
+    key = ["source_id", "record_key", "person_key"]
+    if len(pending) == len(review) and pending.sort_values(key).reset_index(drop=True)[key].equals(
+        review.sort_values(key).reset_index(drop=True)[key]
+    ):
+        return  # nothing changed: a rerun writes nothing
+    with engine.begin() as conn:
+        conn.execute(delete(MatchReview).where(MatchReview.status == "pending"))
+        bulk_insert(conn, MatchReview.__table__, review.assign(status="pending"))
 
 
 def _store_changes(engine: Engine, links: pd.DataFrame) -> None:

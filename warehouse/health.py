@@ -139,15 +139,19 @@ def match_quality(engine: Engine) -> pd.DataFrame:
         else pd.DataFrame()
     )
     out = pd.DataFrame({"source_id": list(load_specs())}).set_index("source_id")
-    for column, method in (
-        ("linked_exact", "exact_id"),
-        ("linked_name_place", "exact_name_place"),
-        ("linked_probabilistic", "probabilistic"),
-        ("in_review", "review"),
-        ("unlinked", "unlinked"),
-    ):
+    methods = {
+        "linked_exact": ["exact_id"],
+        "linked_name_place": ["exact_name_place"],
+        "linked_probabilistic": ["probabilistic", "review_confirmed"],
+        "in_review": ["review"],
+        "unlinked": ["unlinked"],
+    }
+    for column, names in methods.items():
+        present = [m for m in names if m in counts]
         out[column] = (
-            counts[method].reindex(out.index).fillna(0).astype("int64") if method in counts else 0
+            counts[present].sum(axis=1).reindex(out.index).fillna(0).astype("int64")
+            if present
+            else 0
         )
     out["records"] = out.sum(axis=1)
     return out.reset_index()

@@ -148,8 +148,27 @@ class RecordLink(Base):
     record_key: Mapped[str] = mapped_column(String(32), primary_key=True)
     person_key: Mapped[str | None] = mapped_column(String(32), index=True)
     household_no: Mapped[str | None] = mapped_column(Text, index=True)
-    method: Mapped[str] = mapped_column(String(32))  # exact_id | exact_name_place | unlinked
+    # exact_id | exact_name_place | probabilistic | review_confirmed | review | unlinked
+    method: Mapped[str] = mapped_column(String(32))
     match_probability: Mapped[float | None] = mapped_column(Float)
+
+
+class MatchReview(Base):
+    """Grey-zone links for a person to decide: the record's most likely register person.
+
+    ``status``: pending (set by the linker) -> confirmed | rejected (set by a reviewer, with
+    ``decided_by``/``decided_at``). Decisions are kept across runs and fed back to the linker.
+    """
+
+    __tablename__ = "match_review"
+    source_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    record_key: Mapped[str] = mapped_column(String(32), primary_key=True)
+    person_key: Mapped[str] = mapped_column(String(32))
+    household_no: Mapped[str | None] = mapped_column(Text)
+    match_probability: Mapped[float] = mapped_column(Float)
+    status: Mapped[str] = mapped_column(String(16), default="pending", index=True)
+    decided_by: Mapped[str | None] = mapped_column(Text)
+    decided_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
 
 
 class RiskSignal(Base):

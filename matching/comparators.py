@@ -1,0 +1,323 @@
+"""Vectorised comparators: derived keys, and agreement levels over candidate pairs.
+
+Both sides of a linkage are factorised *jointly* per expression, so a value is an integer
+code and exact agreement is an integer comparison. Fuzzy levels score each distinct
+(left value, right value) combination once with rapidfuzz's batch ``process.cpdist``
+(C++, all cores); nothing loops over pairs in Python.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+from rapidfuzz import process
+from rapidfuzz.distance import OSA, Indel, JaroWinkler, Levenshtein
+from rapidfuzz.fuzz import ratio, token_sort_ratio
+
+from matching import normalize as nz
+from matching.settings import Comparison, Level
+
+__all__ = ["EXPRESSIONS", "Encoded", "Sides", "comparison_levels", "derive", "level_mask"]
+
+_EXPR_RE = re.compile(r"^(?P<fn>[a-z_0-9]+)\(")
+
+
+def _substr(s: pd.Series, start: str, end: str) -> pd.Series:
+    """Characters [start, end); <NA> when the value is shorter than end (no partial keys)."""
+    a, b = int(start), int(end)
+    t = s.astype("string")
+    return t.str.slice(a, b).where(t.str.len() >= b)
+
+
+def _minlen(s: pd.Series, n: str) -> pd.Series:
+    t = s.astype("string")
+    return t.where(t.str.len() >= int(n))
+
+
+def _dates(s: pd.Series) -> pd.Series:
+    if pd.api.types.is_datetime64_any_dtype(s.dtype):
+        return s
+    return nz.parse_dates(s)["value"]
+
+
+EXPRESSIONS: dict[str, Callable[..., pd.Series]] = {
+    "pinyin": lambda s: nz.name_pinyin(s),
+    "name": lambda s: nz.normalize_names(s),
+    "surname": lambda s: nz.normalize_names(s).str.slice(0, 1),
+    "substr": _substr,
+    "minlen": _minlen,
+    "lower": lambda s: nz.normalize_text(s).str.lower(),
+    "text": lambda s: nz.normalize_text(s),
+    "date": _dates,
+    "year": lambda s: _dates(s).dt.year.astype("Int64"),
+    "month_day": lambda s: _dates(s).dt.strftime("%m%d").astype("string"),
+    "id18": lambda s: nz.normalize_id_numbers(s)["id_prefix"],
+}
+
+
+def _parse(expr: str) -> tuple[str | None, list[str]]:
+    """'fn(a, b)' -> ('fn', ['a', 'b']) with nesting ('substr(minlen(id,15),0,14)');
+    a plain column name -> (None, [name])."""
+    expr = expr.strip()
+    m = _EXPR_RE.match(expr)
+    if m is None or not expr.endswith(")"):
+        return None, [expr]
+    inner = expr[m.end("fn") + 1 : -1]
+    args, depth, start = [], 0, 0
+    for i, ch in enumerate(inner):
+        depth += {"(": 1, ")": -1}.get(ch, 0)
+        if ch == "," and depth == 0:
+            args.append(inner[start:i].strip())
+            start = i + 1
+    args.append(inner[start:].strip())
+    return m["fn"], args
+
+
+def derive(frame: pd.DataFrame, expr: str) -> pd.Series:
+    """Evaluate a column expression; a missing column is all <NA> (the level goes null)."""
+    fn_name, args = _parse(expr)
+    if fn_name is None:
+        if args[0] not in frame.columns:
+            return pd.Series(pd.NA, index=frame.index, dtype="string")
+        return frame[args[0]]
+    fn = EXPRESSIONS.get(fn_name)
+    if fn is None:
+        raise ValueError(f"unknown expression function {fn_name!r} in {expr!r}")
+    return fn(derive(frame, args[0]), *args[1:]).set_axis(frame.index)
+
+
+@dataclass
+class Encoded:
+    """One expression over both sides: joint integer codes (-1 = missing) and the values."""
+
+    left: np.ndarray
+    right: np.ndarray
+    uniques: np.ndarray  # object array of the distinct values
+
+    @property
+    def n(self) -> int:
+        return len(self.uniques)
+
+    @property
+    def texts(self) -> np.ndarray:
+        """The distinct values as str (once), for rapidfuzz."""
+        if not hasattr(self, "_texts"):
+            self._texts = np.array([str(v) for v in self.uniques], dtype=object)
+        return self._texts
+
+
+class Sides:
+    """Left and right frames with a cache of encoded expressions (computed once each)."""
+
+    def __init__(self, left: pd.DataFrame, right: pd.DataFrame) -> None:
+        self.left, self.right = left, right
+        self._cache: dict[str, Encoded] = {}
+
+    def encode(self, expr: str) -> Encoded:
+        if expr not in self._cache:
+            lv, rv = derive(self.left, expr), derive(self.right, expr)
+            both = pd.concat([_plain(lv), _plain(rv)], ignore_index=True)
+            codes, uniques = pd.factorize(both, use_na_sentinel=True)
+            codes = codes.astype(np.int64)
+            self._cache[expr] = Encoded(
+                codes[: len(lv)], codes[len(lv) :], np.asarray(uniques, dtype=object)
+            )
+        return self._cache[expr]
+
+    def right_tf(self, expr: str) -> tuple[np.ndarray, float]:
+        """Term frequency of each code on the right side, and the chance two random right
+        rows share a term (the average u of exact agreement on this expression)."""
+        enc = self.encode(expr)
+        r = enc.right[enc.right >= 0]
+        counts = np.bincount(r, minlength=enc.n).astype(np.float64)
+        total = max(counts.sum(), 1.0)
+        tf = counts / total
+        return tf, float((tf**2).sum())
+
+
+def _plain(s: pd.Series) -> pd.Series:
+    """Values as objects with one missing marker, so factorize treats both sides alike."""
+    if pd.api.types.is_datetime64_any_dtype(s.dtype):
+        return s.astype("datetime64[ns]").reset_index(drop=True)
+    if pd.api.types.is_numeric_dtype(s.dtype) and not pd.api.types.is_bool_dtype(s.dtype):
+        return s.astype("Float64").reset_index(drop=True)
+    t = s.astype("string")
+    return t.mask(t.str.len().eq(0)).reset_index(drop=True)
+
+
+# --------------------------------------------------------------------------- levels
+
+_SCORERS = {
+    "levenshtein": (Levenshtein.distance, "le"),
+    "osa": (OSA.distance, "le"),
+    "indel": (Indel.distance, "le"),
+    "jaro_winkler": (JaroWinkler.similarity, "ge"),
+    "ratio": (ratio, "ge100"),
+    "token_sort": (token_sort_ratio, "ge100"),
+}
+
+
+def _pair_codes(enc: Encoded, li: np.ndarray, ri: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    return enc.left[li], enc.right[ri]
+
+
+def _fuzzy(enc: Encoded, a: np.ndarray, b: np.ndarray, kind: str, threshold: float) -> np.ndarray:
+    """Score each distinct (a, b) code combination once with rapidfuzz cpdist."""
+    scorer, how = _SCORERS[kind]
+    ok = (a >= 0) & (b >= 0)
+    out = np.zeros(len(a), dtype=bool)
+    if not ok.any():
+        return out
+    key = a[ok] * np.int64(enc.n) + b[ok]
+    uniq, inv = np.unique(key, return_inverse=True)
+    ua, ub = enc.texts[uniq // enc.n], enc.texts[uniq % enc.n]
+    if how == "le":
+        cutoff = int(threshold)
+        scores = process.cpdist(ua, ub, scorer=scorer, score_cutoff=cutoff, workers=-1)
+        hit = scores <= cutoff
+    else:
+        thr = threshold * 100 if how == "ge100" else threshold
+        scores = process.cpdist(ua, ub, scorer=scorer, score_cutoff=thr, workers=-1)
+        hit = scores >= thr
+    out[np.flatnonzero(ok)] = hit[inv]
+    return out
+
+
+def _on_distinct_pairs(
+    enc: Encoded, a: np.ndarray, b: np.ndarray, fn: Callable[[np.ndarray, np.ndarray], np.ndarray]
+) -> np.ndarray:
+    """Apply a vectorised predicate of (left values, right values) to distinct pairs only."""
+    ok = (a >= 0) & (b >= 0)
+    out = np.zeros(len(a), dtype=bool)
+    if not ok.any():
+        return out
+    key = a[ok] * np.int64(enc.n) + b[ok]
+    uniq, inv = np.unique(key, return_inverse=True)
+    hit = fn(enc.uniques[uniq // enc.n], enc.uniques[uniq % enc.n])
+    out[np.flatnonzero(ok)] = np.asarray(hit, dtype=bool)[inv]
+    return out
+
+
+def _id15(values: np.ndarray) -> pd.Series:
+    t = pd.Series(values, dtype="string")
+    return t.where(t.str.len() == 15, t.str.slice(0, 6) + t.str.slice(8, 17)).where(
+        t.str.len().isin([15, 18])
+    )
+
+
+def _id_15_18(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    return (_id15(x) == _id15(y)).fillna(False).to_numpy(dtype=bool)
+
+
+def _ymd(values: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    d = pd.DatetimeIndex(pd.to_datetime(pd.Series(values), errors="coerce"))
+    return d.year.to_numpy(), d.month.to_numpy(), d.day.to_numpy()
+
+
+def _day_month_swap(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    (y1, m1, d1), (y2, m2, d2) = _ymd(x), _ymd(y)
+    return (y1 == y2) & (m1 == d2) & (d1 == m2)
+
+
+def _year_off(threshold: float) -> Callable[[np.ndarray, np.ndarray], np.ndarray]:
+    def fn(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+        (y1, m1, d1), (y2, m2, d2) = _ymd(x), _ymd(y)
+        return (m1 == m2) & (d1 == d2) & (np.abs(y1 - y2) <= threshold)
+
+    return fn
+
+
+def _days_within(threshold: float) -> Callable[[np.ndarray, np.ndarray], np.ndarray]:
+    def fn(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+        a = pd.to_datetime(pd.Series(x), errors="coerce")
+        b = pd.to_datetime(pd.Series(y), errors="coerce")
+        days = (a - b).dt.days.abs()
+        return (days <= threshold).fillna(False).to_numpy(dtype=bool)
+
+    return fn
+
+
+def _numeric(kind: str, threshold: float) -> Callable[[np.ndarray, np.ndarray], np.ndarray]:
+    def fn(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+        a = pd.to_numeric(pd.Series(x), errors="coerce").to_numpy(dtype=float)
+        b = pd.to_numeric(pd.Series(y), errors="coerce").to_numpy(dtype=float)
+        diff = np.abs(a - b)
+        if kind == "rel_diff":
+            diff = diff / np.maximum(np.maximum(np.abs(a), np.abs(b)), 1e-12)
+        return diff <= threshold
+
+    return fn
+
+
+def level_mask(sides: Sides, level: Level, columns: tuple[str, ...], li, ri) -> np.ndarray:
+    """Which of the pairs (li[k], ri[k]) satisfy ``level`` on ``columns``."""
+    cols = level.columns or columns
+    kind = level.kind
+    n = len(li)
+    if kind == "else":
+        return np.ones(n, dtype=bool)
+    if kind == "null":
+        out = np.zeros(n, dtype=bool)
+        for c in cols:
+            a, b = _pair_codes(sides.encode(c), li, ri)
+            out |= (a < 0) | (b < 0)
+        return out
+    out = np.ones(n, dtype=bool)
+    for c in cols:
+        expr = {"pinyin": f"pinyin({c})", "simplified": f"name({c})"}.get(kind, c)
+        enc = sides.encode(expr)
+        a, b = _pair_codes(enc, li, ri)
+        if kind in ("exact", "pinyin", "simplified"):
+            hit = (a == b) & (a >= 0)
+        elif kind in _SCORERS:
+            hit = _fuzzy(enc, a, b, kind, float(level.threshold or 0))
+        elif kind == "prefix":
+            k = int(level.threshold or 1)
+            pre = sides.encode(f"substr({c},0,{k})")
+            pa_, pb_ = _pair_codes(pre, li, ri)
+            hit = (pa_ == pb_) & (pa_ >= 0)
+        elif kind == "id_15_18":
+            hit = _on_distinct_pairs(enc, a, b, _id_15_18)
+        elif kind == "day_month_swap":
+            hit = _on_distinct_pairs(
+                sides.encode(f"date({c})"), *_date_codes(sides, c, li, ri), _day_month_swap
+            )
+        elif kind == "year_off":
+            thr = level.threshold if level.threshold is not None else 1
+            hit = _on_distinct_pairs(
+                sides.encode(f"date({c})"), *_date_codes(sides, c, li, ri), _year_off(thr)
+            )
+        elif kind == "days_within":
+            hit = _on_distinct_pairs(
+                sides.encode(f"date({c})"),
+                *_date_codes(sides, c, li, ri),
+                _days_within(float(level.threshold or 0)),
+            )
+        elif kind in ("abs_diff", "rel_diff"):
+            hit = _on_distinct_pairs(enc, a, b, _numeric(kind, float(level.threshold or 0)))
+        else:  # pragma: no cover - LEVEL_KINDS and this function move together
+            raise ValueError(f"level kind {kind!r} has no comparator")
+        out &= hit
+    return out
+
+
+def _date_codes(sides: Sides, c: str, li, ri) -> tuple[np.ndarray, np.ndarray]:
+    return _pair_codes(sides.encode(f"date({c})"), li, ri)
+
+
+def comparison_levels(sides: Sides, comp: Comparison, li, ri) -> np.ndarray:
+    """Level index (0 = the first level, 'null') of every pair for one comparison."""
+    n = len(li)
+    gamma = np.full(n, -1, dtype=np.int8)
+    todo = np.arange(n)
+    for k, level in enumerate(comp.levels):
+        if len(todo) == 0:
+            break
+        hit = level_mask(sides, level, comp.columns, li[todo], ri[todo])
+        gamma[todo[hit]] = k
+        todo = todo[~hit]
+    return gamma

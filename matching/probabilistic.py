@@ -1,0 +1,329 @@
+"""Probabilistic linking: blocking -> candidate pairs -> comparison vectors -> scores -> assignment.
+
+``link_frames`` links any two frames (or dedupes one) as ``LinkSettings`` say; the left side
+is processed in chunks so memory stays bounded whatever the size. ``link_probabilistic``
+is the pipeline's seam: unlinked department records against the register persons.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from matching.comparators import Sides, comparison_levels
+from matching.model import FellegiSunter
+from matching.settings import BlockingRule, LinkSettings, load_settings
+
+__all__ = [
+    "LinkResult",
+    "assign",
+    "block_pairs",
+    "comparison_matrix",
+    "link_frames",
+    "link_probabilistic",
+]
+
+log = logging.getLogger(__name__)
+
+_SEAM_COLUMNS = ["record_key", "person_key", "household_no", "match_probability", "decision"]
+
+
+@dataclass
+class LinkResult:
+    """Pairs kept after assignment (row positions into left/right) and how we got them."""
+
+    pairs: pd.DataFrame  # left_row, right_row, match_weight, match_probability
+    model: FellegiSunter
+    stats: dict = field(default_factory=dict)
+
+
+# --------------------------------------------------------------------------- blocking
+
+
+def _rule_keys(sides: Sides, rule: BlockingRule) -> tuple[np.ndarray, np.ndarray]:
+    """One int64 key per row and side for a (multi-column) rule; -1 where any key is missing."""
+    kl = kr = None
+    for expr in rule.keys:
+        enc = sides.encode(expr)
+        if kl is None:
+            kl, kr = enc.left.copy(), enc.right.copy()
+            continue
+        # Combine, then re-number densely so three or more keys never overflow int64.
+        bad_l, bad_r = (kl < 0) | (enc.left < 0), (kr < 0) | (enc.right < 0)
+        both = np.concatenate([kl * np.int64(enc.n) + enc.left, kr * np.int64(enc.n) + enc.right])
+        _, dense = np.unique(both, return_inverse=True)
+        kl, kr = dense[: len(kl)].astype(np.int64), dense[len(kl) :].astype(np.int64)
+        kl[bad_l], kr[bad_r] = -1, -1
+    return kl, kr
+
+
+class _Blocker:
+    """Per rule: keys of both sides and the right side sorted by key (built once)."""
+
+    def __init__(self, sides: Sides, rules: tuple[BlockingRule, ...]) -> None:
+        self.rules = []
+        for rule in rules:
+            kl, kr = _rule_keys(sides, rule)
+            order = np.argsort(kr, kind="stable")
+            order = order[kr[order] >= 0]
+            n_keys = int(max(kl.max(initial=-1), kr.max(initial=-1))) + 1
+            left_count = np.bincount(kl[kl >= 0], minlength=n_keys)
+            right_count = np.bincount(kr[kr >= 0], minlength=n_keys)
+            too_big = left_count.astype(np.int64) * right_count > rule.max_block_pairs
+            self.rules.append((kl, kr[order], order, too_big))
+
+    def pairs(self, rows: np.ndarray, dedupe: bool) -> tuple[np.ndarray, np.ndarray]:
+        """Candidate pairs (left row, right row) for the given left rows, over all rules."""
+        found = []
+        for kl, sorted_kr, order, too_big in self.rules:
+            keys = kl[rows]
+            ok = keys >= 0
+            ok[ok] &= ~too_big[keys[ok]]
+            left = rows[ok]
+            keys = keys[ok]
+            lo = np.searchsorted(sorted_kr, keys, "left")
+            hi = np.searchsorted(sorted_kr, keys, "right")
+            cnt = hi - lo
+            total = int(cnt.sum())
+            if total == 0:
+                continue
+            li = np.repeat(left, cnt)
+            offs = np.arange(total) - np.repeat(np.cumsum(cnt) - cnt, cnt)
+            ri = order[np.repeat(lo, cnt) + offs]
+            keep = li < ri if dedupe else slice(None)
+            found.append((li[keep], ri[keep]))
+        if not found:
+            return np.empty(0, dtype=np.int64), np.empty(0, dtype=np.int64)
+        li = np.concatenate([f[0] for f in found]).astype(np.int64)
+        ri = np.concatenate([f[1] for f in found]).astype(np.int64)
+        width = np.int64(max(int(ri.max()) + 1, 1))
+        uniq = np.unique(li * width + ri)  # a pair found by several rules counts once
+        return uniq // width, uniq % width
+
+
+def block_pairs(
+    left: pd.DataFrame, right: pd.DataFrame | None, rules: tuple[BlockingRule, ...]
+) -> tuple[np.ndarray, np.ndarray]:
+    """All candidate pairs of two frames (or one, deduplicated) under the rules."""
+    sides = Sides(left, left if right is None else right)
+    return _Blocker(sides, rules).pairs(np.arange(len(left)), dedupe=right is None)
+
+
+# --------------------------------------------------------------------------- comparing
+
+
+def comparison_matrix(sides: Sides, settings: LinkSettings, li, ri) -> np.ndarray:
+    """(pairs x comparisons) matrix of level indices."""
+    gamma = np.zeros((len(li), len(settings.comparisons)), dtype=np.int8)
+    for k, comp in enumerate(settings.comparisons):
+        gamma[:, k] = comparison_levels(sides, comp, li, ri)
+    return gamma
+
+
+def _tf_adjustment(sides: Sides, settings: LinkSettings, gamma: np.ndarray, ri) -> np.ndarray:
+    """log2(average tf / tf of the right value) for pairs at levels that ask for it."""
+    adj = np.zeros(len(ri))
+    for k, comp in enumerate(settings.comparisons):
+        for j, level in enumerate(comp.levels):
+            if not level.tf:
+                continue
+            at = np.flatnonzero(gamma[:, k] == j)
+            if len(at) == 0:
+                continue
+            tf, average = sides.right_tf(level.tf)
+            codes = sides.encode(level.tf).right[ri[at]]
+            floor = 1.0 / max(len(sides.right), 1)
+            value_tf = np.where(codes >= 0, tf[np.maximum(codes, 0)], average)
+            adj[at] += np.log2(max(average, floor) / np.maximum(value_tf, floor))
+    return adj
+
+
+# --------------------------------------------------------------------------- training
+
+
+def _train(
+    sides: Sides, blocker: _Blocker, settings: LinkSettings, dedupe: bool
+) -> tuple[FellegiSunter, dict]:
+    rng = np.random.default_rng(settings.seed)
+    model = FellegiSunter(settings.comparisons)
+    nl, nr = len(sides.left), len(sides.right)
+    stats: dict = {}
+    # u: random pairs are (almost all) non-matches.
+    n_u = int(min(settings.u_sample_pairs, nl * nr))
+    li = rng.integers(0, nl, n_u)
+    ri = rng.integers(0, nr, n_u)
+    if dedupe:
+        keep = li != ri
+        li, ri = li[keep], ri[keep]
+    model.estimate_u(comparison_matrix(sides, settings, li, ri))
+    stats["u_pairs"] = len(li)
+
+    # m: on the candidate pairs of a sample of left rows.
+    rows = np.arange(nl)
+    if nl > settings.chunk_rows:
+        rows = np.sort(rng.choice(nl, settings.chunk_rows, replace=False))
+    li, ri = blocker.pairs(rows, dedupe)
+    stats["training_pairs"] = len(li)
+    if settings.prior is not None:
+        model.prior = settings.prior
+    elif len(li):
+        # Most records have one true partner among their candidates.
+        model.prior = float(np.clip(min(len(rows), nr) / len(li), 1e-6, 0.5))
+    if len(li) == 0 or settings.training == "fixed":
+        return model, stats
+    gamma = comparison_matrix(sides, settings, li, ri)
+    fixed: set[int] = set()
+    if settings.training == "labels" and settings.label_column:
+        enc = sides.encode(settings.label_column)
+        a, b = enc.left[li], enc.right[ri]
+        is_match = (a == b) & (a >= 0)
+        stats["labelled_matches"] = int(is_match.sum())
+        if is_match.sum() >= 50:
+            label_cols = {
+                k for k, c in enumerate(settings.comparisons) if settings.label_column in c.columns
+            }
+            saved = [m.copy() for m in model.m]
+            model.estimate_m_labels(gamma, is_match)
+            for k in label_cols:  # the label itself says nothing about its own m
+                model.m[k] = saved[k]
+            fixed = set(range(len(settings.comparisons))) - label_cols
+    if len(li) >= settings.em_min_pairs:
+        model.estimate_m_em(gamma, max_iter=settings.em_max_iter, fixed=fixed)
+    return model, stats
+
+
+# --------------------------------------------------------------------------- assignment
+
+
+def assign(pairs: pd.DataFrame, how: str) -> pd.DataFrame:
+    """Keep the pairs the grain allows.
+
+    - ``many_to_one``: each left row links to at most one right row; the probabilities of a
+      row's candidates share one unit (odds / (1 + sum of odds)), so two equally good
+      candidates both fall into review instead of one being picked at random.
+    - ``one_to_one``: repeatedly keep pairs that are the best of both their rows.
+    - ``none``: every pair.
+    """
+    if how == "none" or pairs.empty:
+        return pairs
+    if how == "many_to_one":
+        w = np.clip(pairs["match_weight"].to_numpy(), -60, 60)
+        odds = np.exp2(w)
+        total = pd.Series(odds).groupby(pairs["left_row"].to_numpy()).transform("sum").to_numpy()
+        out = pairs.assign(match_probability=odds / (1.0 + total))
+        best = out.sort_values(["left_row", "match_weight"], ascending=[True, False])
+        return best.drop_duplicates("left_row").reset_index(drop=True)
+    rest = pairs.sort_values("match_weight", ascending=False, kind="stable")
+    kept = []
+    while len(rest):
+        best_l = ~rest["left_row"].duplicated()
+        best_r = ~rest["right_row"].duplicated()
+        mutual = rest[best_l & best_r]
+        kept.append(mutual)
+        used_l = set(mutual["left_row"])
+        used_r = set(mutual["right_row"])
+        rest = rest[~rest["left_row"].isin(used_l) & ~rest["right_row"].isin(used_r)]
+    return pd.concat(kept, ignore_index=True).sort_values(["left_row", "right_row"])
+
+
+# --------------------------------------------------------------------------- linking
+
+
+def link_frames(
+    left: pd.DataFrame, right: pd.DataFrame | None, settings: LinkSettings
+) -> LinkResult:
+    """Link ``left`` to ``right`` (or dedupe ``left`` when right is None)."""
+    dedupe = right is None or settings.link_type == "dedupe_only"
+    left = left.reset_index(drop=True)
+    right = left if right is None else right.reset_index(drop=True)
+    timings: dict[str, float] = {}
+    t0 = time.perf_counter()
+    sides = Sides(left, right)
+    blocker = _Blocker(sides, settings.blocking_rules)
+    timings["index_s"] = time.perf_counter() - t0
+
+    t0 = time.perf_counter()
+    model, stats = _train(sides, blocker, settings, dedupe)
+    timings["train_s"] = time.perf_counter() - t0
+
+    t0 = time.perf_counter()
+    kept, n_pairs = [], 0
+    # Keep what could still matter after assignment (a row's best candidates), not all pairs.
+    floor = min(settings.review_threshold, 0.01)
+    for start in range(0, len(left), settings.chunk_rows):
+        rows = np.arange(start, min(start + settings.chunk_rows, len(left)))
+        li, ri = blocker.pairs(rows, dedupe)
+        n_pairs += len(li)
+        if len(li) == 0:
+            continue
+        gamma = comparison_matrix(sides, settings, li, ri)
+        weight = model.match_weight(gamma, _tf_adjustment(sides, settings, gamma, ri))
+        prob = model.probability(weight)
+        keep = prob >= floor
+        kept.append(
+            pd.DataFrame(
+                {
+                    "left_row": li[keep],
+                    "right_row": ri[keep],
+                    "match_weight": weight[keep],
+                    "match_probability": prob[keep],
+                }
+            )
+        )
+    timings["score_s"] = time.perf_counter() - t0
+    pairs = (
+        pd.concat(kept, ignore_index=True)
+        if kept
+        else pd.DataFrame(
+            {
+                "left_row": pd.Series(dtype=np.int64),
+                "right_row": pd.Series(dtype=np.int64),
+                "match_weight": pd.Series(dtype=float),
+                "match_probability": pd.Series(dtype=float),
+            }
+        )
+    )
+    t0 = time.perf_counter()
+    pairs = assign(pairs, settings.assignment)
+    pairs = pairs[pairs["match_probability"] >= settings.review_threshold].reset_index(drop=True)
+    timings["assign_s"] = time.perf_counter() - t0
+    stats |= {"candidate_pairs": n_pairs, "kept_pairs": len(pairs)}
+    stats |= {k: round(v, 3) for k, v in timings.items()}
+    log.info("linked %d x %d rows: %s", len(left), len(right), stats)
+    return LinkResult(pairs, model, stats)
+
+
+def link_probabilistic(
+    records: pd.DataFrame, persons: pd.DataFrame, settings: LinkSettings | None = None
+) -> pd.DataFrame:
+    """Unlinked records of one source -> register persons, one row per record with a candidate.
+
+    ``records``: record_key, name_norm and where the source has them township, village,
+    birth_date, sex, id_number (normalised or its trustworthy prefix), id_status.
+    ``persons``: person_key, household_no, name_norm, township, village, birth_date, sex,
+    id_number, relation, status. Returns record_key, person_key, household_no,
+    match_probability, decision ('accepted' at or above the accept threshold, else 'review').
+    """
+    settings = settings or load_settings("department")
+    if records.empty or persons.empty:
+        return pd.DataFrame({c: pd.Series(dtype=object) for c in _SEAM_COLUMNS})
+    records = records.reset_index(drop=True)
+    persons = persons.reset_index(drop=True)
+    result = link_frames(records, persons, settings)
+    pairs = result.pairs
+    out = pd.DataFrame(
+        {
+            "record_key": records["record_key"].to_numpy()[pairs["left_row"].to_numpy()],
+            "person_key": persons["person_key"].to_numpy()[pairs["right_row"].to_numpy()],
+            "household_no": persons["household_no"].to_numpy()[pairs["right_row"].to_numpy()],
+            "match_probability": pairs["match_probability"].to_numpy(),
+        }
+    )
+    out["decision"] = np.where(
+        out["match_probability"] >= settings.accept_threshold, "accepted", "review"
+    )
+    return out
