@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-
 import shutil
 
 import pandas as pd
@@ -106,5 +105,5 @@ def test_each_record_linked_by_the_strongest_evidence_and_the_review_loop(landin
         )
     engine.dispose()
     run(landing["root"], url, AS_OF, tmp_path / "reports", PII_KEY)
-    method, household = _links(url)["赣K90003"]
+    _method, household = _links(url)["赣K90003"]
     assert household != pending.household_no  # a rejected pair is never linked again
