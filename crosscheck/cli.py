@@ -153,6 +153,8 @@ def _print_summary(summary) -> None:
     )
     if summary.exports:
         print(f"  reports   {Path(summary.exports[0]).parent}")
+    for line in summary.warnings:
+        print(f"  warning   {line}")
     for line in summary.overdue:
         print(f"  late      {line}")
     for load in summary.loads:
@@ -174,7 +176,7 @@ def _cmd_run(args) -> int:
     as_of = args.as_of or dt.date.today()
     from connectors.spec import load_specs
 
-    progress = _Progress(total=len(load_specs()) + 5)  # sources + cross-check stages
+    progress = _Progress(total=len(load_specs()) + 6)  # sources + cross-check stages
     try:
         summary = run(
             settings.landing_dir,

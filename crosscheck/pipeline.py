@@ -24,6 +24,7 @@ from crosscheck.ingest import InvariantViolation, LoadResult, ingest_file
 from matching.identity import redact_ids
 from matching.linker import link_all
 from validation.feedback import write_feedback_packs
+from validation.warehouse_checks import run_warehouse_checks
 from warehouse.db import connect, ensure_schema, read_frame
 from warehouse.dims import build_dimensions
 from warehouse.health import build_operational_marts
@@ -46,6 +47,7 @@ class RunSummary:
     grades: dict[str, int] = field(default_factory=dict)
     households_flagged: int = 0
     exports: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
     overdue: list[str] = field(default_factory=list)  # "source_id: freshness (due ...)"
 
     @property
@@ -136,6 +138,16 @@ def cross_check(
     health = build_operational_marts(engine, as_of)
     summary.overdue = overdue_sources(engine)
     log.info("operational marts: %s", health)
+    step("crosscheck", "checks")
+    checks = run_warehouse_checks(engine, as_of)
+    summary.failures += [
+        f"warehouse check failed: {c.name} ({c.failing} rows)"
+        for c in checks
+        if not c.passed and c.severity == "error"
+    ]
+    summary.warnings += [
+        f"{c.name} ({c.failing})" for c in checks if not c.passed and c.severity == "warn"
+    ]
     step("crosscheck", "exports")
     summary.exports = write_exports(engine, as_of, reports_dir)
     with engine.begin() as conn:
@@ -202,7 +214,8 @@ def run(
             loads += res
             failures += fails
         summary = cross_check(engine, as_of, reports_dir, progress)
-        summary.loads, summary.failures = loads, failures
+        summary.loads = loads
+        summary.failures = failures + summary.failures
         return summary
     finally:
         engine.dispose()

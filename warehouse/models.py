@@ -283,6 +283,18 @@ class RiskByRegion(Base):
     __table_args__ = (Index("ix_risk_region", "county", "township", "village", "risk_type"),)
 
 
+class DqCheckResult(Base):
+    """One warehouse check of one run date: how many rows offend it (0 = passed)."""
+
+    __tablename__ = "dq_check_result"
+    as_of: Mapped[dt.date] = mapped_column(Date, primary_key=True)
+    check_no: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    check_name: Mapped[str] = mapped_column(Text)
+    severity: Mapped[str] = mapped_column(String(8))
+    failing: Mapped[int] = mapped_column(BigInteger)
+    passed: Mapped[bool] = mapped_column(Boolean)
+
+
 class RunLog(Base):
     """One row per cross-check run date (the latest run is the current one)."""
 
