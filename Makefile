@@ -10,7 +10,7 @@ AS_OF ?= 2026-11-30
 WAREHOUSE ?= sqlite:///var/warehouse.db
 
 .DEFAULT_GOAL := help
-.PHONY: help run test lint format bench bench-match report-screenshot lock clean
+.PHONY: help run test lint format bench bench-match report-screenshot docs lock clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN{FS=":.*## "}{printf "  make %-10s %s\n",$$1,$$2}'
@@ -52,6 +52,9 @@ report-screenshot: ## render a department feedback page with headless Chromium t
 	  --user-data-dir=$$(mktemp -d) --window-size=1100,900 \
 	  --screenshot=var/reports/feedback.png "file://$$PWD/$$page" && \
 	echo "rendered $$page -> var/reports/feedback.png"
+
+docs: $(STAMP) ## regenerate docs/reasons.md from the reason catalogue
+	$(BIN)/python -m validation.reasons > docs/reasons.md
 
 lock: ## regenerate requirements.lock from a fresh venv resolved from setup.cfg
 	rm -rf /tmp/crosscheck-lock && $(PYTHON) -m venv /tmp/crosscheck-lock

@@ -215,3 +215,12 @@ def test_feedback_pack_per_file_opens_in_pandas_and_openpyxl(corpus, tmp_path):
     from pathlib import Path
 
     assert not [e for e in again.exports if Path(e).is_relative_to(reports / "feedback")]
+
+
+def test_reason_catalogue_doc_is_generated_from_the_code():
+    from pathlib import Path
+
+    from validation.reasons import catalogue_markdown
+
+    doc = Path(__file__).resolve().parents[1] / "docs" / "reasons.md"
+    assert doc.read_text(encoding="utf-8") == catalogue_markdown(), "run `make docs`"

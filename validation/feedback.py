@@ -27,9 +27,8 @@ __all__ = ["ID_WARNINGS", "pack_folder", "write_feedback_packs"]
 
 # Rows loaded but worth a department's look: the ID cannot be trusted for exact linking.
 ID_WARNINGS = {
-    "invalid_check": "身份证号校验位错误（已入库，请核对号码）",
-    "mangled": "身份证号疑似被 Excel 转成科学计数法或末三位变为 000（已入库，请以文本格式导出）",
-    "malformed": "身份证号格式不正确（已入库，请核对号码）",
+    status: REASONS[f"ID_{status.upper()}"].zh
+    for status in ("invalid_check", "mangled", "malformed")
 }
 STATUS_ZH = {
     "loaded": "已全部入库",

@@ -66,6 +66,25 @@ _CATALOGUE = [
         "row cannot be parsed",
         "请检查该行的分隔符或引号",
     ),
+    # accepted with a warning (loaded; linked by name and place instead of the ID)
+    Reason(
+        "ID_INVALID_CHECK",
+        "身份证号校验位错误（已入库，请核对号码）",
+        "ID check character fails (loaded)",
+        "请核对身份证号码，常见为一位录错或相邻两位颠倒",
+    ),
+    Reason(
+        "ID_MANGLED",
+        "身份证号疑似被 Excel 转成科学计数法或末三位变为 000（已入库）",
+        "ID mangled by Excel (loaded)",
+        "导出前把身份证号列设为文本格式",
+    ),
+    Reason(
+        "ID_MALFORMED",
+        "身份证号格式不正确（已入库，请核对号码）",
+        "ID malformed (loaded)",
+        "身份证号应为 18 位（或旧 15 位）",
+    ),
     # file level
     Reason(
         "FILE_COLUMNS_MISSING",
@@ -115,3 +134,23 @@ def reason_text(code: str, column: str = "", value: object = "") -> str:
     if len(text) > 40:
         text = text[:40] + "…"
     return REASONS[code].zh.format(column=column, value=text or "（空）")
+
+
+def catalogue_markdown() -> str:
+    """The catalogue as a Markdown table (docs/reasons.md is generated from this)."""
+    lines = [
+        "# Reason codes",
+        "",
+        "Why a row or a file was rejected (or accepted with a warning). Generated from",
+        "`validation/reasons.py` by `make docs`; do not edit by hand. `{column}` is the",
+        "department's column header and `{value}` the value as sent (ID numbers masked).",
+        "",
+        "| code | 中文说明 | English | 如何修改 |",
+        "|---|---|---|---|",
+    ]
+    lines += [f"| `{r.code}` | {r.zh} | {r.en} | {r.fix_zh} |" for r in _CATALOGUE]
+    return "\n".join(lines) + "\n"
+
+
+if __name__ == "__main__":
+    print(catalogue_markdown(), end="")
