@@ -114,10 +114,29 @@ def _staging_rows(
         },
         index=values.index,
     )
+    stg["row_warning"] = _row_warnings(spec, values, ident)
     for col in spec.columns:
         if col.type != "id_number":
             stg[col.field] = values[col.field]
     return stg, ident
+
+
+def _row_warnings(spec: SourceSpec, values: pd.DataFrame, ident: pd.DataFrame) -> pd.Series:
+    """A warning code for rows loaded as they are but worth a department's look."""
+    warning = pd.Series(pd.NA, index=values.index, dtype="string")
+    untrusted = ident["id_status"].isin(["invalid_check", "mangled", "malformed"])
+    warning[untrusted] = "ID_" + ident.loc[untrusted, "id_status"].str.upper()
+    born = nz.birth_date_from_id(ident["id_number"].where(ident["id_status"].isin(EXACT_STATUSES)))
+    if spec.has("birth_date"):
+        stated = pd.to_datetime(values["birth_date"])
+        differs = born.notna() & stated.notna() & (born != stated)
+        warning[differs & warning.isna()] = "ID_BIRTH_MISMATCH"
+    if spec.has("age") and spec.period_field:
+        at = pd.to_datetime(values[spec.period_field])
+        age = (at - born).dt.days / 365.25
+        differs = age.notna() & values["age"].notna() & ((age - values["age"]).abs() > 1.5)
+        warning[differs & warning.isna()] = "ID_AGE_MISMATCH"
+    return warning
 
 
 def _stored_hashes(conn, stg_table, keys: pd.Series, chunk: int = 10_000) -> pd.DataFrame:

@@ -352,3 +352,23 @@ def test_implausible_amounts_and_dates_are_quarantined(tmp_path):
     ]
     assert "直接经济损失(万元)" in rows[1].reason and "50000" in rows[1].reason
     engine.dispose()
+
+
+def test_rows_worth_a_look_are_loaded_with_a_warning(tmp_path):
+    landing = tmp_path / "landing"
+    typo = ID_B[:-1] + "9"  # wrong check character
+    rows = [
+        f"H001,张伟,{ID_A},男,汉族,1985-03-08,户主,江西省新余市渝水区罗坊镇塘下村,罗坊镇,塘下村,正常,,",
+        f"H001,李娜,{typo},女,汉族,1987-05-12,配偶,江西省新余市渝水区罗坊镇塘下村,罗坊镇,塘下村,正常,,",
+    ]
+    _write(landing / "gongan_hukou", "h.csv", HUKOU_HEADER + "\n" + "\n".join(rows) + "\n")
+    engine = open_warehouse(f"sqlite:///{tmp_path / 'w.db'}")
+    [r] = _ingest_all(engine, landing, "gongan_hukou")
+    assert r.rows_loaded == 2
+    stg = staging_table(load_specs()["gongan_hukou"])
+    with engine.connect() as conn:
+        warnings = conn.execute(
+            select(stg.c.row_number, stg.c.row_warning).order_by(stg.c.row_number)
+        ).all()
+    assert warnings == [(1, "ID_BIRTH_MISMATCH"), (2, "ID_INVALID_CHECK")]
+    engine.dispose()

@@ -23,13 +23,8 @@ from validation.reasons import REASONS
 from warehouse.db import read_frame
 from warehouse.models import LoadAudit, Quarantine, staging_table
 
-__all__ = ["ID_WARNINGS", "pack_folder", "write_feedback_packs"]
+__all__ = ["pack_folder", "write_feedback_packs"]
 
-# Rows loaded but worth a department's look: the ID cannot be trusted for exact linking.
-ID_WARNINGS = {
-    status: REASONS[f"ID_{status.upper()}"].zh
-    for status in ("invalid_check", "mangled", "malformed")
-}
 STATUS_ZH = {
     "loaded": "已全部入库",
     "loaded_with_rejects": "部分入库",
@@ -70,8 +65,8 @@ def _warnings(engine: Engine, source_id: str, load_id: int) -> pd.DataFrame:
     with engine.connect() as conn:
         rows = read_frame(
             conn,
-            select(stg.c.row_number, stg.c.id_status, stg.c.id_masked).where(
-                stg.c.load_id == load_id, stg.c.id_status.in_(list(ID_WARNINGS))
+            select(stg.c.row_number, stg.c.row_warning, stg.c.id_masked).where(
+                stg.c.load_id == load_id, stg.c.row_warning.is_not(None)
             ),
         )
     if rows.empty:
@@ -82,8 +77,8 @@ def _warnings(engine: Engine, source_id: str, load_id: int) -> pd.DataFrame:
         {
             "行号": rows["row_number"].astype(int),
             "处理结果": "已入库（请核实）",
-            "问题代码": "ID_" + rows["id_status"].str.upper(),
-            "问题说明": rows["id_status"].map(ID_WARNINGS),
+            "问题代码": rows["row_warning"],
+            "问题说明": rows["row_warning"].map(lambda c: REASONS[c].zh if c in REASONS else c),
             "身份证号（脱敏）": rows["id_masked"],
         }
     )
@@ -149,8 +144,8 @@ text-align:left;vertical-align:top}} th{{background:#f5f5f5}} .n{{text-align:rig
         else "<p>没有被拒收的行。</p>"
     }
 <h2>需要核实的行</h2>
-<p>{warn_count} 行的身份证号无法精确核对（校验位错误、被 Excel 转换或格式不正确），
-已入库并将通过姓名、地址等信息匹配；请在下次报送时更正。</p>
+<p>{warn_count} 行已入库但需要核实：身份证号无法精确核对（校验位错误、被 Excel 转换或格式不正确，
+将通过姓名、地址等信息匹配），或出生日期、年龄与身份证号不一致。请在下次报送时更正。</p>
 <p>逐行明细见同目录下的 <code>rejected.xlsx</code> / <code>rejected.csv</code>
 （行号从数据第一行起算，不含表头；身份证号已脱敏）。</p>
 </body></html>

@@ -85,6 +85,18 @@ _CATALOGUE = [
         "ID malformed (loaded)",
         "身份证号应为 18 位（或旧 15 位）",
     ),
+    Reason(
+        "ID_BIRTH_MISMATCH",
+        "出生日期与身份证号中的出生日期不一致（已入库）",
+        "birth date differs from the ID's (loaded)",
+        "请核对出生日期或身份证号",
+    ),
+    Reason(
+        "ID_AGE_MISMATCH",
+        "年龄与身份证号推算的年龄不一致（已入库）",
+        "age differs from the ID's (loaded)",
+        "请核对年龄或证件号码",
+    ),
     # file level
     Reason(
         "FILE_COLUMNS_MISSING",

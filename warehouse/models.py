@@ -341,6 +341,7 @@ def staging_table(spec: SourceSpec, metadata: MetaData = Base.metadata) -> Table
         Column("id_status", String(16)),
         Column("id_masked", String(32)),
         Column("name_norm", Text),
+        Column("row_warning", String(32)),  # loaded, but the department should check it
     ]
     for col in spec.columns:
         if col.type == "id_number":
