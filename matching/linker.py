@@ -190,17 +190,19 @@ def link_all(engine: Engine) -> pd.DataFrame:
             ).join(PiiIdentity, PiiIdentity.person_key == DimPerson.person_key, isouter=True),
         )
         decisions = read_frame(conn, select(MatchReview).where(MatchReview.status != "pending"))
-    results = [link_source(engine, spec, persons, decisions) for spec in load_specs().values()]
-    parts = [links for links, _ in results if len(links)]
-    reviews = [review for _, review in results if len(review)]
+    counts, reviews = [], []
+    # One source at a time: memory is bounded by the largest source, not the whole city.
+    for spec in load_specs().values():
+        links, review = link_source(engine, spec, persons, decisions)
+        _store_changes(engine, spec.source_id, links)
+        if len(links):
+            counts.append(links.groupby(["source_id", "method"]).size())
+        if len(review):
+            reviews.append(review)
     _store_reviews(engine, pd.concat(reviews, ignore_index=True) if reviews else _NO_REVIEW)
-    if not parts:
-        with engine.begin() as conn:
-            conn.execute(delete(RecordLink))
+    if not counts:
         return pd.DataFrame()
-    links = pd.concat(parts, ignore_index=True)
-    _store_changes(engine, links)
-    return links.groupby(["source_id", "method"]).size().unstack(fill_value=0)
+    return pd.concat(counts).unstack(fill_value=0)
 
 
 def _store_reviews(engine: Engine, review: pd.DataFrame) -> None:
@@ -236,27 +238,28 @@ def _store_reviews(engine: Engine, review: pd.DataFrame) -> None:
         bulk_insert(conn, MatchReview.__table__, review.assign(status="pending"))
 
 
-def _store_changes(engine: Engine, links: pd.DataFrame) -> None:
-    """Write only what changed since the last run (a rerun with nothing new writes nothing)."""
-    key = ["source_id", "record_key"]
+def _store_changes(engine: Engine, source_id: str, links: pd.DataFrame) -> None:
+    """Write only what changed for the source (a rerun with nothing new writes nothing)."""
     with engine.connect() as conn:
-        stored = read_frame(conn, select(RecordLink))
+        stored = read_frame(conn, select(RecordLink).where(RecordLink.source_id == source_id))
     compare = ["person_key", "household_no", "method", "match_probability"]
-    both = links.merge(stored, on=key, how="outer", suffixes=("", "_old"), indicator=True)
+    both = links.merge(
+        stored, on=["source_id", "record_key"], how="outer", suffixes=("", "_old"), indicator=True
+    )
     same = both["_merge"].eq("both")
     for col in compare:
         new, old = both[col].astype(object), both[f"{col}_old"].astype(object)
         same &= (new == old) | (new.isna() & old.isna())
-    stale = both.loc[~same & both["_merge"].ne("left_only"), key]
-    fresh = both.loc[~same & both["_merge"].ne("right_only"), [*key, *compare]]
+    stale = both.loc[~same & both["_merge"].ne("left_only"), "record_key"].tolist()
+    fresh = both.loc[~same & both["_merge"].ne("right_only"), ["source_id", "record_key", *compare]]
+    if not stale and fresh.empty:
+        return
     with engine.begin() as conn:
-        for source_id, keys in stale.groupby("source_id")["record_key"]:
-            values = keys.tolist()
-            for start in range(0, len(values), 10_000):
-                conn.execute(
-                    delete(RecordLink).where(
-                        RecordLink.source_id == source_id,
-                        RecordLink.record_key.in_(values[start : start + 10_000]),
-                    )
+        for start in range(0, len(stale), 10_000):
+            conn.execute(
+                delete(RecordLink).where(
+                    RecordLink.source_id == source_id,
+                    RecordLink.record_key.in_(stale[start : start + 10_000]),
                 )
+            )
         bulk_insert(conn, RecordLink.__table__, fresh)
