@@ -23,6 +23,7 @@ from connectors.spec import SourceSpec, load_specs
 from crosscheck.ingest import InvariantViolation, LoadResult, ingest_file
 from matching.identity import redact_ids
 from matching.linker import link_all
+from validation.data_docs import write_data_docs
 from validation.feedback import write_feedback_packs
 from validation.warehouse_checks import run_warehouse_checks
 from warehouse.db import connect, ensure_schema, read_frame
@@ -193,6 +194,7 @@ def write_exports(engine: Engine, as_of: dt.date, reports_dir: Path) -> list[str
     # UTF-8 with BOM so that Excel opens Chinese text correctly.
     mart.to_csv(path, index=False, encoding="utf-8-sig")
     written.append(str(path))
+    written.append(str(write_data_docs(engine, reports_dir)))
     written += [str(folder) for folder in write_feedback_packs(engine, reports_dir)]
     return written
 

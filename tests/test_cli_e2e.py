@@ -248,3 +248,11 @@ def test_late_sources_are_named_in_the_summary_and_the_health_mart(demo_city, de
     assert region > 0
     for source_id in late:
         assert f"late      {source_id}: overdue" in demo_run["result"].stdout
+
+
+def test_offline_data_docs_list_every_suite(demo_run):
+    page = (demo_run["reports"] / "data_docs" / "index.html").read_text(encoding="utf-8")
+    for source_id in load_specs():
+        assert f"（{source_id}）" in page
+    assert "expect_column_values_to_be_between" in page
+    assert "http://" not in page and "https://" not in page
