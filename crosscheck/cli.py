@@ -48,6 +48,24 @@ def _parser() -> argparse.ArgumentParser:
         "--out", required=True, type=Path, help="pairs CSV: left_id,right_id,match_probability"
     )
 
+    db = sub.add_parser("db", help="warehouse administration (PostgreSQL deploy steps)")
+    db_sub = db.add_subparsers(dest="db_command", required=True)
+    for name, text in (
+        ("upgrade", "migrate the warehouse schema to this code's revision"),
+        ("grant", "create/refresh roles pipeline, bi_reader, county_officer"),
+    ):
+        cmd = db_sub.add_parser(name, help=text)
+        cmd.add_argument("--warehouse", help="SQLAlchemy URL (CROSSCHECK_WAREHOUSE_URL)")
+    officer = db_sub.add_parser("add-officer", help="a county officer login (sees one county)")
+    officer.add_argument("login_role")
+    officer.add_argument("county", help="e.g. 渝水区")
+    officer.add_argument("--warehouse", help="SQLAlchemy URL (CROSSCHECK_WAREHOUSE_URL)")
+    officer.add_argument(
+        "--password-stdin",
+        action="store_true",
+        help="read the login's password from standard input",
+    )
+
     run = sub.add_parser("run", help="process every new file and run the cross-check")
     run.add_argument("--landing", type=Path, help="landing zone (CROSSCHECK_LANDING_DIR)")
     run.add_argument("--warehouse", help="SQLAlchemy URL (CROSSCHECK_WAREHOUSE_URL)")
@@ -194,6 +212,34 @@ def _cmd_run(args) -> int:
     return 0 if summary.ok else 1
 
 
+def _cmd_db(args) -> int:
+    import os
+
+    from warehouse import access, migrate
+    from warehouse.db import WarehouseError, connect, ensure_schema
+
+    url = args.warehouse or os.environ.get("CROSSCHECK_WAREHOUSE_URL", "sqlite:///var/warehouse.db")
+    try:
+        engine = connect(url)
+        try:
+            if args.db_command == "upgrade":
+                migrate.upgrade(engine)
+                ensure_schema(engine)
+                print(f"warehouse at revision {migrate.current_revision(engine)}")
+            elif args.db_command == "grant":
+                access.grant_roles(engine)
+                print("roles pipeline, bi_reader, county_officer granted")
+            else:
+                password = sys.stdin.readline().rstrip("\n") if args.password_stdin else None
+                access.add_county_officer(engine, args.login_role, args.county, password)
+                print(f"county officer {args.login_role} sees {args.county}")
+        finally:
+            engine.dispose()
+    except WarehouseError as exc:
+        raise SettingsError(str(exc)) from None
+    return 0
+
+
 def _cmd_link(args) -> int:
     from matching.link_cli import run_link
 
@@ -219,7 +265,9 @@ def main(argv: list[str] | None = None) -> int:
     for noisy in ("great_expectations", "alembic", "sqlalchemy"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
     try:
-        return {"demo": _cmd_demo, "run": _cmd_run, "link": _cmd_link}[args.command](args)
+        return {"demo": _cmd_demo, "run": _cmd_run, "link": _cmd_link, "db": _cmd_db}[args.command](
+            args
+        )
     except SettingsError as exc:
         print(f"crosscheck: {exc}", file=sys.stderr)
         return 2

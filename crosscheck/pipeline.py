@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pandas as pd
-from sqlalchemy import Engine, delete, func, insert, select
+from sqlalchemy import Engine, delete, func, insert, inspect, select
 
 from connectors.landing import LandedFile, landed_files
 from connectors.spec import SourceSpec, load_specs
@@ -26,7 +26,8 @@ from matching.linker import link_all
 from validation.data_docs import write_data_docs
 from validation.feedback import write_feedback_packs
 from validation.warehouse_checks import run_warehouse_checks
-from warehouse.db import connect, ensure_schema, read_frame
+from warehouse import migrate
+from warehouse.db import WarehouseError, connect, ensure_schema, read_frame
 from warehouse.dims import build_dimensions
 from warehouse.health import build_operational_marts
 from warehouse.marts import build_monitoring_list, read_monitoring_list
@@ -69,9 +70,27 @@ class RunSummary:
 
 
 def open_warehouse(url: str) -> Engine:
-    """Connect and make sure every table exists."""
+    """Connect and make sure the schema is the one this code expects.
+
+    The embedded SQLite warehouse and a brand-new database are migrated on the spot. An
+    existing PostgreSQL warehouse at an older revision is refused: migrations are a deploy
+    step (``crosscheck db upgrade``), run by its owner, not by the pipeline's role.
+    """
     engine = connect(url)
-    ensure_schema(engine)
+    try:
+        fresh = not inspect(engine).has_table(LoadAudit.__tablename__)
+        if engine.dialect.name == "sqlite" or fresh:
+            migrate.upgrade(engine)
+        elif not migrate.is_up_to_date(engine):
+            current = migrate.current_revision(engine) or "none"
+            raise WarehouseError(
+                f"warehouse schema is at revision {current}, this code expects "
+                f"{migrate.head_revision()}: run `crosscheck db upgrade --warehouse URL`"
+            )
+        ensure_schema(engine)  # staging tables follow the specs, outside migrations
+    except Exception:
+        engine.dispose()
+        raise
     return engine
 
 
