@@ -34,6 +34,7 @@ class CanonicalBatch:
     raw: pd.DataFrame  # the cells as sent, under canonical field names
     missing_columns: list[ColumnSpec] = field(default_factory=list)
     extra_columns: list[str] = field(default_factory=list)
+    extras: pd.DataFrame | None = None  # cells of the extra columns, kept as sent
 
     def __len__(self) -> int:
         return len(self.values)
@@ -98,4 +99,5 @@ def to_canonical(spec: SourceSpec, table: RawTable) -> CanonicalBatch:
             cells = pd.Series(None, index=index, dtype=object)
         raw[col.field] = cells
         values[col.field], invalid[col.field] = _type_column(col, cells.astype(object))
-    return CanonicalBatch(values, invalid, raw, missing, extra)
+    extras = frame[extra] if extra else None
+    return CanonicalBatch(values, invalid, raw, missing, extra, extras)

@@ -28,7 +28,7 @@ from connectors.landing import LandedFile
 from connectors.readers import FileRejected, read_file
 from connectors.spec import SourceSpec
 from matching import normalize as nz
-from matching.identity import EXACT_STATUSES, resolve_identity
+from matching.identity import EXACT_STATUSES, redact_ids, resolve_identity
 from validation.quarantine import quarantine_frame, whole_file_quarantine
 from validation.reasons import reason_text
 from validation.suites import RowFailure, validate_rows
@@ -115,10 +115,26 @@ def _staging_rows(
         index=values.index,
     )
     stg["row_warning"] = _row_warnings(spec, values, ident)
+    stg["extra_values"] = _extra_values(batch, keep)
     for col in spec.columns:
         if col.type != "id_number":
             stg[col.field] = values[col.field]
     return stg, ident
+
+
+def _extra_values(batch: CanonicalBatch, keep: pd.Index) -> pd.Series | None:
+    """Columns the spec does not know yet, kept as JSON per row (ID-like digits masked)."""
+    if batch.extras is None:
+        return None
+    extras = batch.extras.loc[keep].astype(object)
+    lines = (
+        extras.where(extras.notna(), None)
+        .to_json(
+            orient="records", lines=True, force_ascii=False, date_format="iso", default_handler=str
+        )
+        .splitlines()
+    )
+    return pd.Series([redact_ids(line) for line in lines], index=keep, dtype="string")
 
 
 def _row_warnings(spec: SourceSpec, values: pd.DataFrame, ident: pd.DataFrame) -> pd.Series:

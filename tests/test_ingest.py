@@ -372,3 +372,20 @@ def test_rows_worth_a_look_are_loaded_with_a_warning(tmp_path):
         ).all()
     assert warnings == [(1, "ID_BIRTH_MISMATCH"), (2, "ID_INVALID_CHECK")]
     engine.dispose()
+
+
+def test_an_extra_new_column_is_kept_and_reported(tmp_path):
+    landing = tmp_path / "landing"
+    header = HUKOU_HEADER + ",联系电话,备注"
+    row = _hukou_rows()[0] + f",13800000000,监护人{ID_B}"
+    _write(landing / "gongan_hukou", "h.csv", header + "\n" + row + "\n")
+    engine = open_warehouse(f"sqlite:///{tmp_path / 'w.db'}")
+    [r] = _ingest_all(engine, landing, "gongan_hukou")
+    assert r.rows_loaded == 1
+    stg = staging_table(load_specs()["gongan_hukou"])
+    with engine.connect() as conn:
+        extra = conn.execute(select(stg.c.extra_values)).scalar_one()
+        reported = conn.execute(select(LoadAudit.extra_columns)).scalar_one()
+    assert json.loads(extra) == {"联系电话": "13800000000", "备注": "监护人360502********0028"}
+    assert reported == "联系电话、备注"
+    engine.dispose()

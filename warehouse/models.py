@@ -304,18 +304,6 @@ class RunLog(Base):
     summary: Mapped[str] = mapped_column(Text)
 
 
-# Staging columns every source table has, before the spec's own fields.
-STAGING_META = (
-    "record_key",
-    "row_hash",
-    "load_id",
-    "row_number",
-    "person_key",
-    "id_status",
-    "id_masked",
-    "name_norm",
-)
-
 _SQL_TYPES = {
     "text": lambda: Text(),
     "name": lambda: Text(),
@@ -342,6 +330,7 @@ def staging_table(spec: SourceSpec, metadata: MetaData = Base.metadata) -> Table
         Column("id_masked", String(32)),
         Column("name_norm", Text),
         Column("row_warning", String(32)),  # loaded, but the department should check it
+        Column("extra_values", Text),  # columns the spec does not know yet (JSON), kept
     ]
     for col in spec.columns:
         if col.type == "id_number":
