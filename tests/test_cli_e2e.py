@@ -176,7 +176,21 @@ def test_pii_key_is_required_outside_the_demo(tmp_path):
     assert dev.returncode == 2 and "refused" in dev.stderr
 
 
-IMPLEMENTED_RULES = {"R-INCOME", "R-DROP", "R-MEDICAL", "R-RIGID", "R-DISASTER", "R-HOUSING"}
+IMPLEMENTED_RULES = {
+    "R-INCOME",
+    "R-DROP",
+    "R-MEDICAL",
+    "R-RIGID",
+    "R-DISASTER",
+    "R-HOUSING",
+    "R-SCHOOL",
+    "R-DISABILITY",
+    "R-WORK",
+    "R-LABOUR",
+    "R-WATER",
+    "R-MEDINS",
+    "R-ASSIST",
+}
 
 
 def test_planted_hardship_is_flagged_and_clean_households_are_not(demo_city, demo_run):

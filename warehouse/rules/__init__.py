@@ -18,7 +18,14 @@ from sqlalchemy import Engine, and_, delete, select
 
 from connectors.spec import load_specs
 from warehouse.db import bulk_insert, read_frame
-from warehouse.models import DimHousehold, HouseholdFlag, RecordLink, RiskSignal, staging_table
+from warehouse.models import (
+    DimHousehold,
+    DimPerson,
+    HouseholdFlag,
+    RecordLink,
+    RiskSignal,
+    staging_table,
+)
 
 __all__ = [
     "RuleInputs",
@@ -68,26 +75,90 @@ def load_rule_set(path: str | Path | None = None) -> RuleSet:
         return RuleSet(yaml.safe_load(fh))
 
 
-class RuleInputs:
-    """Linked staging rows per source (household_no + staging columns), read once per run.
+PERSON_SOURCE = "gongan_hukou"
+PERSON_COLUMNS = [
+    "person_key",
+    "household_no",
+    "birth_date",
+    "relation",
+    "status",
+    "cancel_date",
+    "cancel_reason",
+]
 
-    Tests pass ``frames`` directly: rules are pure functions of these frames.
+
+class RuleInputs:
+    """Linked staging rows per source (household_no, person_key + staging columns) and the
+    register's persons, read once per run.
+
+    ``person_key`` of a linked row is the register person the record was linked to (not
+    the key of its own, possibly mistyped, ID). Tests pass ``frames`` (per source) and
+    ``persons`` (dim_person rows) directly: rules are pure functions of these frames.
     """
 
-    def __init__(self, engine: Engine | None = None, frames: dict[str, pd.DataFrame] | None = None):
+    def __init__(
+        self,
+        engine: Engine | None = None,
+        frames: dict[str, pd.DataFrame] | None = None,
+        persons: pd.DataFrame | None = None,
+    ):
         self.engine = engine
         self.specs = load_specs()
         self._cache: dict[str, pd.DataFrame] = {}
         for source_id, frame in (frames or {}).items():
-            self._cache[source_id] = frame.assign(source_id=source_id)
+            # Columns a test leaves out are there, empty, as in a staged source.
+            empty = self._empty(source_id)
+            missing = {
+                c: pd.Series(None, index=frame.index, dtype=empty[c].dtype)
+                for c in empty.columns
+                if c not in frame and c != "source_id"
+            }
+            self._cache[source_id] = frame.assign(**missing, source_id=source_id)
+        self._persons = None if persons is None else self._person_frame(persons)
+
+    def persons(self) -> pd.DataFrame:
+        """One row per register person (dim_person): household, birth date, status,
+        cancellation; with the register row behind it as evidence (source_id, load_id,
+        row_number, record_key of the latest gongan_hukou row)."""
+        if self._persons is None:
+            if self.engine is None:
+                self._persons = self._person_frame(pd.DataFrame(columns=PERSON_COLUMNS))
+            else:
+                stg = staging_table(self.specs[PERSON_SOURCE])
+                with self.engine.connect() as conn:
+                    people = read_frame(
+                        conn, select(*[DimPerson.__table__.c[c] for c in PERSON_COLUMNS])
+                    )
+                    rows = read_frame(
+                        conn,
+                        select(
+                            stg.c.person_key, stg.c.record_key, stg.c.load_id, stg.c.row_number
+                        ).where(stg.c.person_key.is_not(None)),
+                    )
+                rows = rows.sort_values(["load_id", "row_number"]).drop_duplicates(
+                    "person_key", keep="last"
+                )
+                self._persons = self._person_frame(people.merge(rows, on="person_key", how="left"))
+        return self._persons
+
+    @staticmethod
+    def _person_frame(people: pd.DataFrame) -> pd.DataFrame:
+        people = people.copy()
+        for col in [*PERSON_COLUMNS, "record_key", "load_id", "row_number"]:
+            if col not in people:
+                people[col] = None
+        for col in ("birth_date", "cancel_date"):
+            people[col] = pd.to_datetime(people[col])
+        return people.assign(source_id=PERSON_SOURCE)
 
     def linked(self, source_id: str) -> pd.DataFrame:
         if source_id not in self._cache and self.engine is None:
             return self._empty(source_id)
         if source_id not in self._cache:
             stg = staging_table(self.specs[source_id])
+            own = [c for c in stg.c if c.name != "person_key"]
             stmt = (
-                select(RecordLink.household_no, stg)
+                select(RecordLink.household_no, RecordLink.person_key, *own)
                 .join(
                     RecordLink,
                     and_(
@@ -110,7 +181,8 @@ class RuleInputs:
 
     def _empty(self, source_id: str) -> pd.DataFrame:
         spec = self.specs[source_id]
-        columns = ["household_no", "record_key", "load_id", "row_number", *spec.fields]
+        columns = ["household_no", "person_key", "record_key", "load_id", "row_number"]
+        columns += spec.fields
         frame = pd.DataFrame({c: pd.Series(dtype=object) for c in columns})
         for col in spec.columns:
             if col.type in ("date", "datetime", "month"):
@@ -121,8 +193,10 @@ class RuleInputs:
 
 
 def _signals(
-    frame: pd.DataFrame, rule_id: str, value, threshold, evidence, event_date=None
+    frame: pd.DataFrame, rule_id: str, value, threshold, evidence, event_date=None, gap=False
 ) -> pd.DataFrame:
+    """Signals of the frame's rows. ``gap``: this signal is a 三保障/water gap (red on its
+    own); signals of a rule listed in ``gap_rules`` are gaps whatever is passed here."""
     out = pd.DataFrame(
         {
             "household_no": frame["household_no"].to_numpy(),
@@ -138,6 +212,7 @@ def _signals(
         ("threshold", threshold),
         ("evidence", evidence),
         ("event_date", event_date),
+        ("gap", gap),
     ):
         out[name] = val.to_numpy() if isinstance(val, pd.Series) else val
     return out
@@ -150,6 +225,49 @@ def _in_window(dates: pd.Series, as_of: dt.date, months: int) -> pd.Series:
 
 def _fmt(values: pd.Series) -> pd.Series:
     return values.round(0).astype("Int64").astype("string")
+
+
+def _age(birth: pd.Series, on) -> pd.Series:
+    """Completed years from ``birth`` to ``on`` (a date or a Series of dates); NA if unknown."""
+    on = pd.to_datetime(on)
+    birth = pd.to_datetime(birth)
+    if isinstance(on, pd.Series):
+        oy, om, od = on.dt.year, on.dt.month, on.dt.day
+    else:
+        oy, om, od = on.year, on.month, on.day
+    by, bm, bd = birth.dt.year, birth.dt.month, birth.dt.day
+    before = (bm > om) | ((bm == om) & (bd > od))
+    return (oy - by - before.astype("Int64")).astype("Int64")
+
+
+def _working_age(ages: pd.Series, rules: RuleSet) -> pd.Series:
+    low, high = rules["working_age"]
+    return ((ages >= low) & (ages <= high)).fillna(False).astype(bool)
+
+
+def _months_back(months: pd.Series, as_of: dt.date) -> pd.Series:
+    """0 for the as-of month, 1 for the month before, ...; negative for later months."""
+    months = pd.to_datetime(months)
+    return (as_of.year * 12 + as_of.month) - (months.dt.year * 12 + months.dt.month)
+
+
+def _who(frame: pd.DataFrame) -> pd.Series:
+    """The person a row is about: its linked register person, else the row itself."""
+    if "person_key" not in frame:
+        return frame["record_key"].astype(object)
+    return frame["person_key"].astype(object).fillna(frame["record_key"])
+
+
+def _latest(frame: pd.DataFrame, key, order: list[str]) -> pd.DataFrame:
+    """The last row per key after sorting by ``order`` (then load and row number); an
+    unknown value (a missing date) sorts first, so it never hides a known one."""
+    return frame.sort_values(
+        [*order, "load_id", "row_number"], kind="stable", na_position="first"
+    ).drop_duplicates(key, keep="last")
+
+
+def _living(persons: pd.DataFrame) -> pd.Series:
+    return persons["status"].fillna("正常").ne("注销")
 
 
 def _registered(inputs: RuleInputs) -> pd.Index:
@@ -350,6 +468,328 @@ def rule_rigid(inputs: RuleInputs, rules: RuleSet, as_of: dt.date) -> list[pd.Da
     ]
 
 
+def _school_year_overlaps(school_year: pd.Series, rules: RuleSet, as_of: dt.date) -> pd.Series:
+    """学年 like 2025-2026 overlapping the rolling window (a school year runs 12 months)."""
+    start_year = pd.to_numeric(
+        school_year.astype("string").str.extract(r"(\d{4})", expand=False), errors="coerce"
+    )
+    start = pd.to_datetime(
+        {"year": start_year, "month": rules["school"]["year_start_month"], "day": 1},
+        errors="coerce",
+    )
+    end = start + pd.DateOffset(months=12)
+    window_start = pd.Timestamp(as_of) - pd.DateOffset(months=rules["window_months"])
+    return (start <= pd.Timestamp(as_of)) & (end > window_start)
+
+
+def rule_school(inputs: RuleInputs, rules: RuleSet, as_of: dt.date) -> list[pd.DataFrame]:
+    """因学: a student's self-paid cost in a school year (sum of its terms) at or above the
+    threshold; a child of compulsory-school age whose latest status is a dropout (a gap)."""
+    cfg = rules["school"]
+    st = inputs.linked("jiaoyu_students")
+    st = st[_school_year_overlaps(st["school_year"], rules, as_of)]
+    st = st.assign(
+        who=_who(st),
+        term_rank=st["term"].map({t: i for i, t in enumerate(cfg["term_order"])}).fillna(-1),
+    )
+    # A term re-sent later replaces the earlier one.
+    terms = _latest(st, ["who", "school_year", "term"], [])
+    per_year = terms.groupby(["who", "school_year"])["self_paid"].transform("sum")
+    terms = terms.assign(year_total=per_year)
+    bills = terms[terms["year_total"] >= cfg["min_self_paid"]]
+    bills = _latest(bills, ["who", "school_year"], ["self_paid"])  # largest term as evidence
+    out = [
+        _signals(
+            bills,
+            "R-SCHOOL",
+            bills["year_total"],
+            float(cfg["min_self_paid"]),
+            bills["school_year"].astype(str)
+            + "学年教育自付费用 "
+            + _fmt(bills["year_total"])
+            + f" 元，达到阈值 {cfg['min_self_paid']:.0f} 元",
+        )
+    ]
+    latest = _latest(st, "who", ["school_year", "term_rank"])
+    gone = latest[latest["enrolment_status"].isin(cfg["dropout_status"])]
+    people = inputs.persons().drop_duplicates("person_key").set_index("person_key")
+    birth = pd.Series(people["birth_date"].reindex(gone["who"]).to_numpy(), index=gone.index)
+    age = _age(birth, as_of)
+    low, high = cfg["compulsory_age"]
+    by_age = (age >= low) & (age <= high)
+    by_stage = gone["stage"].isin(cfg["compulsory_stages"])  # only when the age is unknown
+    gone = gone[by_age.fillna(by_stage).astype(bool).to_numpy()]
+    out.append(
+        _signals(
+            gone,
+            "R-SCHOOL",
+            None,
+            None,
+            "义务教育阶段学生"
+            + gone["enrolment_status"].astype(str)
+            + "（"
+            + gone["school_year"].astype(str)
+            + gone["term"].fillna("").astype(str)
+            + "，"
+            + gone["stage"].fillna("").astype(str)
+            + "）",
+            gap=bool(cfg["dropout_is_gap"]),
+        )
+    )
+    return out
+
+
+def rule_disability(inputs: RuleInputs, rules: RuleSet, as_of: dt.date) -> list[pd.DataFrame]:
+    """因残: a valid card of a severe grade issued within the window."""
+    cfg = rules["disability"]
+    cards = inputs.linked("canlian_disability")
+    hit = cards[
+        cards["grade"].isin(cfg["grades"])
+        & cards["card_status"].isin(cfg["valid_status"])
+        & _in_window(cards["issued_on"], as_of, rules["window_months"])
+    ]
+    hit = _latest(hit.assign(who=_who(hit)), ["household_no", "who"], ["issued_on"])
+    return [
+        _signals(
+            hit,
+            "R-DISABILITY",
+            None,
+            None,
+            f"近{rules['window_months']}个月新办残疾人证："
+            + hit["category"].fillna("").astype(str)
+            + hit["grade"].astype(str),
+            event_date=hit["issued_on"],
+        )
+    ]
+
+
+def rule_work(inputs: RuleInputs, rules: RuleSet, as_of: dt.date) -> list[pd.DataFrame]:
+    """务工就业不稳: newly registered unemployed; recent wage below a share of the months
+    before; working-age members but none employed in their latest month."""
+    cfg = rules["work"]
+    recent, baseline = cfg["recent_months"], cfg["baseline_months"]
+    emp = inputs.linked("renshe_employment")
+    emp = emp.assign(who=_who(emp), back=_months_back(emp["month"], as_of))
+    emp = emp[(emp["back"] >= 0) & (emp["back"] < recent + baseline)]
+    emp = _latest(emp, ["who", "month"], [])  # a month re-sent later replaces the earlier
+    emp = emp.sort_values(["who", "month"], kind="stable")
+    unemployed = emp["employment_status"].isin(cfg["unemployed_status"])
+    employed = emp["employment_status"].isin(cfg["employed_status"])
+
+    # Newly unemployed: still unemployed in the latest month, and registered within the
+    # recent months (by 失业登记日期, or the status turning to 登记失业 in them).
+    spell = (unemployed != unemployed.groupby(emp["who"]).shift()).groupby(emp["who"]).cumsum()
+    emp = emp.assign(spell=spell, unemployed=unemployed)
+    first = emp.groupby("who")["spell"].transform("min")
+    spell_start = emp.groupby(["who", "spell"])["back"].transform("max")
+    latest = emp.drop_duplicates("who", keep="last")
+    recent_start = pd.Timestamp(as_of).to_period("M").start_time - pd.DateOffset(months=recent - 1)
+    registered = (latest["unemployed_since"] >= recent_start) & (
+        latest["unemployed_since"] <= pd.Timestamp(as_of)
+    )
+    turned = (spell_start[latest.index] < recent) & (latest["spell"] > first[latest.index])
+    new = latest[latest["unemployed"] & (registered | turned)]
+    out = [
+        _signals(
+            new,
+            "R-WORK",
+            None,
+            None,
+            "成员新登记失业（失业登记日期 "
+            + new["unemployed_since"].dt.strftime("%Y-%m-%d").fillna("不详")
+            + "）",
+            event_date=new["unemployed_since"].fillna(new["month"]),
+        )
+    ]
+
+    # Wage cut: a blank wage counts as nothing earned unless the member was working.
+    wage = emp["monthly_wage"].where(employed, emp["monthly_wage"].fillna(0))
+    is_recent = emp["back"] < recent
+    before = wage.where(~is_recent).groupby(emp["who"]).mean()
+    now = wage.where(is_recent).groupby(emp["who"]).mean()
+    ratio = cfg["wage_drop_ratio"]
+    cut = (before > 0) & (now < ratio * before)
+    cut = cut[cut].index.difference(new["who"])
+    rows = latest[latest["who"].isin(cut)]
+    b, n = rows["who"].map(before), rows["who"].map(now)
+    out.append(
+        _signals(
+            rows,
+            "R-WORK",
+            n,
+            b * ratio,
+            "近"
+            + str(recent)
+            + "个月平均工资 "
+            + _fmt(n)
+            + " 元，低于此前"
+            + str(baseline)
+            + "个月平均 "
+            + _fmt(b)
+            + f" 元的 {ratio:.0%}",
+            event_date=rows["month"],
+        )
+    )
+
+    # Working-age members, none employed in their latest month within the recent months.
+    # Without any 人社 record in those months nobody can be seen working: no signal then,
+    # rather than every household of the register.
+    last = emp[emp["back"] < recent].drop_duplicates("who", keep="last")
+    if last.empty:
+        return out
+    people = inputs.persons()
+    members = people[_living(people) & _working_age(_age(people["birth_date"], as_of), rules)]
+    working = set(last.loc[last["employment_status"].isin(cfg["employed_status"]), "who"])
+    members = members.assign(working=members["person_key"].isin(working))
+    per_hh = members.groupby("household_no")["working"].agg(["any", "size"])
+    idle = per_hh[~per_hh["any"]]
+    rows = _latest(members[members["household_no"].isin(idle.index)], "household_no", [])
+    size = rows["household_no"].map(idle["size"]).astype(int)
+    out.append(
+        _signals(
+            rows,
+            "R-WORK",
+            size.astype(float),
+            None,
+            "劳动年龄成员 "
+            + size.astype(str)
+            + " 人，近"
+            + str(recent)
+            + "个月最新就业状态均非在业",
+        )
+    )
+    return out
+
+
+def rule_labour(inputs: RuleInputs, rules: RuleSet, as_of: dt.date) -> list[pd.DataFrame]:
+    """缺劳动力: a working-age member died within the window; or living members, none of
+    working age."""
+    people = inputs.persons()
+    dead = people[
+        people["cancel_reason"].isin(rules["labour"]["death_reasons"])
+        & _in_window(people["cancel_date"], as_of, rules["window_months"])
+    ]
+    dead = dead[_working_age(_age(dead["birth_date"], dead["cancel_date"]), rules)]
+    out = [
+        _signals(
+            dead,
+            "R-LABOUR",
+            None,
+            None,
+            "劳动年龄成员死亡（" + dead["relation"].fillna("成员").astype(str) + "）",
+            event_date=dead["cancel_date"],
+        )
+    ]
+    living = people[_living(people)]
+    wa = _working_age(_age(living["birth_date"], as_of), rules)
+    known = living["birth_date"].notna().groupby(living["household_no"]).all()
+    has_wa = wa.groupby(living["household_no"]).any()
+    none = has_wa[~has_wa & known].index
+    rows = living[living["household_no"].isin(none)]
+    rows = _latest(rows.assign(head=rows["relation"].eq("户主")), "household_no", ["head"])
+    low, high = rules["working_age"]
+    size = rows["household_no"].map(living.groupby("household_no").size())
+    out.append(
+        _signals(
+            rows,
+            "R-LABOUR",
+            None,
+            None,
+            "在册成员 "
+            + size.astype(str)
+            + " 人，无 "
+            + str(low)
+            + "-"
+            + str(high)
+            + " 岁劳动年龄成员",
+        )
+    )
+    return out
+
+
+def rule_water(inputs: RuleInputs, rules: RuleSet, as_of: dt.date) -> list[pd.DataFrame]:
+    """饮水安全 (gap): the latest survey finds too little water, too long a fetch or bad
+    quality."""
+    cfg = rules["water"]
+    water = inputs.linked("shuili_water")
+    water = water[water["checked_on"].isna() | (water["checked_on"] <= pd.Timestamp(as_of))]
+    latest = _latest(water, "household_no", ["checked_on"])
+    little = latest["litres_per_person_day"] < cfg["min_litres_per_person_day"]
+    far = latest["fetch_minutes"] > cfg["max_fetch_minutes"]
+    bad = latest["quality_ok"].isin(cfg["unsafe_quality"])
+    hit = latest[little | far | bad]
+    reasons = pd.concat(
+        [
+            ("人均日用水量 " + _fmt(hit["litres_per_person_day"]) + " 升").where(little[hit.index]),
+            ("取水往返 " + _fmt(hit["fetch_minutes"]) + " 分钟").where(far[hit.index]),
+            pd.Series("水质不达标", index=hit.index).where(bad[hit.index]),
+        ],
+        axis=1,
+    )
+    text = reasons.apply(lambda r: "、".join(r.dropna()), axis=1) if len(hit) else ""
+    return [
+        _signals(
+            hit,
+            "R-WATER",
+            hit["litres_per_person_day"].where(little[hit.index]),  # value: the water amount
+            pd.Series(float(cfg["min_litres_per_person_day"]), index=hit.index).where(
+                little[hit.index]
+            ),
+            "饮水安全不达标：" + text,
+            event_date=hit["checked_on"],
+        )
+    ]
+
+
+def rule_medins(inputs: RuleInputs, rules: RuleSet, as_of: dt.date) -> list[pd.DataFrame]:
+    """基本医疗保障 (gap): a living member not enrolled in their latest year."""
+    enr = inputs.linked("yibao_enrollment")
+    enr = enr[enr["year"] <= as_of.year]
+    enr = _latest(enr.assign(who=_who(enr)), "who", ["year"])
+    people = inputs.persons()
+    gone = set(people.loc[~_living(people), "person_key"])
+    hit = enr[enr["status"].isin(rules["medins"]["not_enrolled_status"]) & ~enr["who"].isin(gone)]
+    return [
+        _signals(
+            hit,
+            "R-MEDINS",
+            None,
+            None,
+            "成员" + hit["year"].astype(int).astype(str) + "年度" + hit["status"].astype(str),
+        )
+    ]
+
+
+def rule_assist(inputs: RuleInputs, rules: RuleSet, as_of: dt.date) -> list[pd.DataFrame]:
+    """兜底保障: a case approved within the window; sources with the same cases count once."""
+    cfg = rules["assist"]
+    cases = pd.concat([inputs.linked(source) for source in cfg["sources"]], ignore_index=True)
+    cases = cases[
+        cases["category"].isin(cfg["categories"])
+        & _in_window(cases["approval_date"], as_of, rules["window_months"])
+    ]
+    rank = {source: -i for i, source in enumerate(cfg["sources"])}
+    cases = cases.assign(
+        source_rank=cases["source_id"].map(rank).astype(float),
+        day=cases["approval_date"].dt.normalize(),
+    )
+    cases = _latest(cases, ["household_no", "category", "day"], ["source_rank"])
+    return [
+        _signals(
+            cases,
+            "R-ASSIST",
+            cases["monthly_amount"],
+            None,
+            "新增"
+            + cases["category"].astype(str)
+            + "（审批日期 "
+            + cases["approval_date"].dt.strftime("%Y-%m-%d")
+            + "）",
+            event_date=cases["approval_date"],
+        )
+    ]
+
+
 def rule_leads(inputs: RuleInputs, rules: RuleSet, as_of: dt.date) -> list[pd.DataFrame]:
     months = rules["window_months"]
     dec = inputs.linked("declarations")
@@ -435,6 +875,13 @@ RULES = (
     rule_disaster,
     rule_housing,
     rule_rigid,
+    rule_school,
+    rule_disability,
+    rule_work,
+    rule_labour,
+    rule_water,
+    rule_medins,
+    rule_assist,
     rule_leads,
     rule_assets,
 )
@@ -444,9 +891,10 @@ def compute_signals(inputs: RuleInputs, rules: RuleSet, as_of: dt.date) -> pd.Da
     """Every signal of every household as of the date (not yet written)."""
     parts = [part for rule in RULES for part in rule(inputs, rules, as_of) if len(part)]
     if not parts:
-        return pd.DataFrame(columns=SIGNAL_COLUMNS)
-    signals = pd.concat(parts, ignore_index=True)[SIGNAL_COLUMNS]
+        return pd.DataFrame(columns=[*SIGNAL_COLUMNS, "gap", "risk_type"])
+    signals = pd.concat(parts, ignore_index=True)[[*SIGNAL_COLUMNS, "gap"]]
     signals["risk_type"] = signals["rule_id"].map(rules.label)
+    signals["gap"] = signals["gap"].astype(bool) | signals["rule_id"].isin(rules["gap_rules"])
     return signals.sort_values(
         ["household_no", "rule_id", "source_id", "load_id", "row_number"]
     ).reset_index(drop=True)
@@ -489,8 +937,12 @@ def flag_households(
         lambda v: v if isinstance(v, set) else set()
     )
     n_risks = flags["rules"].map(len)
-    gaps = set(rules["gap_rules"])
-    red = flags["rules"].map(lambda r: "R-RIGID" in r or bool(r & gaps)) | (n_risks >= 2)
+    # A gap: a signal marked so by its rule (e.g. a dropout), or any signal of a gap rule.
+    gap = sig["rule_id"].isin(rules["gap_rules"])
+    if "gap" in sig:
+        gap = gap | sig["gap"].fillna(False).astype(bool)
+    has_gap = gap.groupby(sig["household_no"]).any().reindex(flags.index, fill_value=False)
+    red = flags["rules"].map(lambda r: "R-RIGID" in r) | has_gap | (n_risks >= 2)
     flags["grade"] = "green"
     flags.loc[n_risks == 1, "grade"] = "yellow"
     flags.loc[red, "grade"] = "red"
@@ -546,7 +998,9 @@ def run_rules(engine: Engine, as_of: dt.date, rules: RuleSet | None = None) -> p
         bulk_insert(
             conn,
             RiskSignal.__table__,
-            signals.assign(as_of=as_of, signal_no=range(1, len(signals) + 1)),
+            signals.assign(as_of=as_of, signal_no=range(1, len(signals) + 1))[
+                [c.name for c in RiskSignal.__table__.c]
+            ],
         )
         bulk_insert(conn, HouseholdFlag.__table__, flags)
     return flags
