@@ -159,8 +159,10 @@ def test_rigid_spending_against_previous_year_income():
         ),
         jiaoyu_students=frame(
             [
-                {"household_no": "hit", "self_paid": 5001.0},
-                {"household_no": "miss", "self_paid": 5000.0},
+                {"household_no": "hit", "self_paid": 5001.0, "school_year": "2026-2027"},
+                {"household_no": "miss", "self_paid": 5000.0, "school_year": "2026-2027"},
+                # a school year that ended before the 12-month window does not count
+                {"household_no": "miss", "self_paid": 9000.0, "school_year": "2024-2025"},
             ]
         ),
     )

@@ -434,6 +434,8 @@ def rule_rigid(inputs: RuleInputs, rules: RuleSet, as_of: dt.date) -> list[pd.Da
     months = rules["window_months"]
     medical = _medical_costs(inputs, rules, as_of).groupby("household_no")["out_of_pocket"].sum()
     school = inputs.linked("jiaoyu_students")
+    # Only school years that overlap the window, like the other rigid costs.
+    school = school[_school_year_overlaps(school["school_year"], rules, as_of)]
     school = school.groupby("household_no")["self_paid"].sum()
     dis = inputs.linked("yingji_disaster")
     dis = dis[_in_window(dis["occurred_on"], as_of, months)]
