@@ -48,6 +48,11 @@ def _parser() -> argparse.ArgumentParser:
         "--out", required=True, type=Path, help="pairs CSV: left_id,right_id,match_probability"
     )
 
+    explain = sub.add_parser("explain", help="a household's signals and evidence (masked)")
+    explain.add_argument("household_no")
+    explain.add_argument("--warehouse", help="SQLAlchemy URL (CROSSCHECK_WAREHOUSE_URL)")
+    explain.add_argument("--as-of", type=_date, default=None, help="run date (default: latest)")
+
     db = sub.add_parser("db", help="warehouse administration (PostgreSQL deploy steps)")
     db_sub = db.add_subparsers(dest="db_command", required=True)
     for name, text in (
@@ -240,6 +245,24 @@ def _cmd_db(args) -> int:
     return 0
 
 
+def _cmd_explain(args) -> int:
+    import os
+
+    from warehouse.db import WarehouseError, connect
+    from warehouse.explain import explain_household
+
+    url = args.warehouse or os.environ.get("CROSSCHECK_WAREHOUSE_URL", "sqlite:///var/warehouse.db")
+    try:
+        engine = connect(url)
+        try:
+            print(explain_household(engine, args.household_no, args.as_of))
+        finally:
+            engine.dispose()
+    except WarehouseError as exc:
+        raise SettingsError(str(exc)) from None
+    return 0
+
+
 def _cmd_link(args) -> int:
     from matching.link_cli import run_link
 
@@ -265,9 +288,13 @@ def main(argv: list[str] | None = None) -> int:
     for noisy in ("great_expectations", "alembic", "sqlalchemy"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
     try:
-        return {"demo": _cmd_demo, "run": _cmd_run, "link": _cmd_link, "db": _cmd_db}[args.command](
-            args
-        )
+        return {
+            "demo": _cmd_demo,
+            "run": _cmd_run,
+            "link": _cmd_link,
+            "db": _cmd_db,
+            "explain": _cmd_explain,
+        }[args.command](args)
     except SettingsError as exc:
         print(f"crosscheck: {exc}", file=sys.stderr)
         return 2

@@ -270,3 +270,28 @@ def test_offline_data_docs_list_every_suite(demo_run):
         assert f"（{source_id}）" in page
     assert "expect_column_values_to_be_between" in page
     assert "http://" not in page and "https://" not in page
+
+
+def test_explain_prints_a_households_signals_with_masked_evidence(demo_city, demo_run):
+    engine = create_engine(demo_run["url"])
+    with engine.connect() as conn:
+        household, risk_types = conn.execute(
+            text(
+                "SELECT household_no, risk_types FROM mart_monitoring_list "
+                "WHERE grade = 'red' ORDER BY household_no LIMIT 1"
+            )
+        ).one()
+        signals = conn.execute(
+            text("SELECT COUNT(*) FROM risk_signal WHERE household_no = :h"), {"h": household}
+        ).scalar_one()
+    engine.dispose()
+    result = crosscheck("explain", household, "--warehouse", demo_run["url"])
+    assert result.returncode == 0, result.stderr
+    out = result.stdout
+    assert f"户号 {household}" in out and "red" in out and risk_types in out
+    assert out.count("  [") == signals  # one line per signal, with source, file and row
+    assert "第" in out and "行" in out
+    truth = pd.read_csv(demo_city["truth"] / "persons.csv", dtype=str)
+    assert not any(i in out for i in truth["id_number"])
+    missing = crosscheck("explain", "NO-SUCH-HOUSEHOLD", "--warehouse", demo_run["url"])
+    assert missing.returncode == 0 and "户籍中没有这一户" in missing.stdout

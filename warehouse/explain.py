@@ -1,0 +1,99 @@
+"""Explain one household: its flag, every signal with its evidence, masked throughout.
+
+Backs ``crosscheck explain HOUSEHOLD_NO``: what a county officer needs to verify a warning
+at the household's door (a warning is a lead to verify, never a verdict).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from sqlalchemy import Engine, func, select
+
+from matching.identity import redact_ids
+from warehouse.db import read_frame
+from warehouse.models import DimHousehold, DimPerson, HouseholdFlag, LoadAudit, RiskSignal
+
+__all__ = ["explain_household"]
+
+
+def explain_household(engine: Engine, household_no: str, as_of: dt.date | None = None) -> str:
+    """A plain-text report of the household at the run date (default: its latest)."""
+    with engine.connect() as conn:
+        house = conn.execute(
+            select(DimHousehold).where(DimHousehold.household_no == household_no)
+        ).first()
+        if house is None:
+            return f"户号 {household_no}：户籍中没有这一户"
+        if as_of is None:
+            as_of = conn.execute(
+                select(func.max(RiskSignal.as_of)).where(RiskSignal.household_no == household_no)
+            ).scalar()
+        flag = conn.execute(
+            select(HouseholdFlag).where(
+                HouseholdFlag.household_no == household_no, HouseholdFlag.as_of == as_of
+            )
+        ).first()
+        members = read_frame(
+            conn,
+            select(
+                DimPerson.name,
+                DimPerson.id_masked,
+                DimPerson.relation,
+                DimPerson.birth_date,
+                DimPerson.status,
+                DimPerson.cancel_reason,
+            )
+            .where(DimPerson.household_no == household_no)
+            .order_by(DimPerson.relation),
+        )
+        signals = read_frame(
+            conn,
+            select(
+                RiskSignal.rule_id,
+                RiskSignal.risk_type,
+                RiskSignal.source_id,
+                LoadAudit.file_name,
+                RiskSignal.row_number,
+                RiskSignal.event_date,
+                RiskSignal.value,
+                RiskSignal.threshold,
+                RiskSignal.evidence,
+            )
+            .join(LoadAudit, LoadAudit.load_id == RiskSignal.load_id, isouter=True)
+            .where(
+                RiskSignal.household_no == household_no,
+                RiskSignal.as_of == as_of,
+            )
+            .order_by(RiskSignal.signal_no),
+        )
+    lines = [
+        f"户号 {household_no}  {house.county or ''} {house.township or ''} "
+        f"{house.village or ''}  户主 {house.head_name or ''} {house.head_id_masked or ''}"
+    ]
+    if flag is None:
+        lines.append(f"截至 {as_of}：未列入监测名单" if as_of else "尚无风险信号")
+    else:
+        lines.append(
+            f"截至 {as_of}：{flag.object_type}，{flag.grade}，风险类型 {flag.risk_types}"
+            + (f"；资产核查：{flag.asset_check}" if flag.asset_check else "")
+        )
+    lines.append("家庭成员：")
+    for m in members.itertuples():
+        state = "" if m.status != "注销" else f"（注销：{m.cancel_reason or ''}）"
+        lines.append(
+            f"  {m.relation or ''} {m.name or ''} {m.id_masked or ''} {m.birth_date or ''}{state}"
+        )
+    lines.append("信号与证据：")
+    for s in signals.itertuples():
+        where = f"{s.source_id}/{s.file_name} 第{s.row_number}行" if s.file_name else s.source_id
+        crossed = (
+            f"（数值 {s.value:.0f}，阈值 {s.threshold:.0f}）"
+            if s.value is not None
+            and s.threshold is not None
+            and s.value == s.value
+            and s.threshold == s.threshold
+            else ""
+        )
+        lines.append(f"  [{s.rule_id}] {s.risk_type}：{s.evidence}{crossed}  — {where}")
+    return redact_ids("\n".join(lines))
