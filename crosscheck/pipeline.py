@@ -29,6 +29,7 @@ from validation.warehouse_checks import run_warehouse_checks
 from warehouse import migrate
 from warehouse.db import WarehouseError, connect, ensure_schema, read_frame
 from warehouse.dims import build_dimensions
+from warehouse.exports import write_county_exports
 from warehouse.health import build_operational_marts
 from warehouse.marts import build_monitoring_list, read_monitoring_list
 from warehouse.models import LoadAudit, RunLog, SourceHealth
@@ -213,6 +214,7 @@ def write_exports(engine: Engine, as_of: dt.date, reports_dir: Path) -> list[str
     # UTF-8 with BOM so that Excel opens Chinese text correctly.
     mart.to_csv(path, index=False, encoding="utf-8-sig")
     written.append(str(path))
+    written += [str(p) for p in write_county_exports(engine, as_of, reports_dir)]
     written.append(str(write_data_docs(engine, reports_dir)))
     written += [str(folder) for folder in write_feedback_packs(engine, reports_dir)]
     return written
