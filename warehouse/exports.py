@@ -17,8 +17,8 @@ import pandas as pd
 from sqlalchemy import Engine, func, select
 
 from warehouse.db import read_frame
-from warehouse.models import DimHousehold, HouseholdFlag
 from warehouse.marts import read_monitoring_list
+from warehouse.models import DimHousehold, HouseholdFlag
 
 __all__ = ["write_county_exports"]
 
