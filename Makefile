@@ -53,8 +53,9 @@ report-screenshot: ## render a department feedback page with headless Chromium t
 	  --screenshot=var/reports/feedback.png "file://$$PWD/$$page" && \
 	echo "rendered $$page -> var/reports/feedback.png"
 
-docs: $(STAMP) ## regenerate docs/reasons.md from the reason catalogue
+docs: $(STAMP) ## regenerate docs/reasons.md and docs/warehouse.md (data dictionary)
 	$(BIN)/python -m validation.reasons > docs/reasons.md
+	$(BIN)/python -m warehouse.dictionary > docs/warehouse.md
 
 lock: ## regenerate requirements.lock from a fresh venv resolved from setup.cfg
 	rm -rf /tmp/crosscheck-lock && $(PYTHON) -m venv /tmp/crosscheck-lock

@@ -224,3 +224,17 @@ def test_reason_catalogue_doc_is_generated_from_the_code():
 
     doc = Path(__file__).resolve().parents[1] / "docs" / "reasons.md"
     assert doc.read_text(encoding="utf-8") == catalogue_markdown(), "run `make docs`"
+
+
+def test_data_dictionary_is_generated_and_every_mart_column_has_a_meaning():
+    from pathlib import Path
+
+    from warehouse.dictionary import MART_MEANINGS, dictionary_markdown
+    from warehouse.models import Base
+
+    doc = Path(__file__).resolve().parents[1] / "docs" / "warehouse.md"
+    assert doc.read_text(encoding="utf-8") == dictionary_markdown(), "run `make docs`"
+    marts = [t for t in Base.metadata.tables.values() if t.name.startswith("mart_")]
+    assert {t.name for t in marts} == set(MART_MEANINGS)
+    for table in marts:
+        assert {c.name for c in table.columns} == set(MART_MEANINGS[table.name]), table.name

@@ -1,0 +1,129 @@
+"""The data dictionary: every warehouse table, its grain and columns; every mart column's meaning.
+
+``docs/warehouse.md`` is generated from the models and the meanings below
+(``python -m warehouse.dictionary > docs/warehouse.md``, or ``make docs``); a test keeps
+the two equal and requires a meaning for every mart column.
+"""
+
+from __future__ import annotations
+
+import inspect as pyinspect
+
+from connectors.spec import load_specs
+from warehouse.models import Base, staging_table
+
+__all__ = ["MART_MEANINGS", "dictionary_markdown"]
+
+MART_MEANINGS: dict[str, dict[str, str]] = {
+    "mart_monitoring_list": {
+        "household_no": "公安户号 (household key of the register)",
+        "county": "county (县/区) of the household",
+        "township": "township (乡镇)",
+        "village": "village (村/社区)",
+        "head_name": "name of the household head",
+        "head_id_masked": "head's ID number, masked: first 6 and last 4 characters",
+        "object_type": "脱贫不稳定户 / 边缘易致贫户 / 突发严重困难户",
+        "risk_types": "Chinese labels of the risk types and leads, joined by ';'",
+        "grade": "red / yellow / green, as domain.md grades",
+        "asset_check": "reasons to verify eligibility (car, company, payroll, properties); "
+        "blank if none",
+        "first_flagged_at": "first run date on which the household was flagged",
+        "evidence_count": "number of signals behind the flag (see risk_signal)",
+        "status": "case status (lead until county decisions are tracked)",
+        "decision_due": "lead date + 15 days: the county's decision deadline",
+        "as_of": "run date of this list",
+    },
+    "mart_risk_by_region": {
+        "region_id": "row id, stable within a run",
+        "county": "county",
+        "township": "township",
+        "village": "village",
+        "risk_type": "one risk type label (a household counts once per risk type)",
+        "households": "flagged households with this risk type in the village",
+        "red": "of which graded red",
+        "yellow": "of which graded yellow",
+        "green": "of which graded green",
+    },
+    "mart_source_health": {
+        "source_id": "source spec id",
+        "department": "department",
+        "title": "extract title",
+        "cadence": "delivery cadence from the spec",
+        "last_file": "name of the last file claimed",
+        "last_loaded_at": "when the last file finished loading (UTC)",
+        "files": "files claimed so far",
+        "rows_in": "rows received so far",
+        "quarantine_rate": "quarantined rows / rows received",
+        "link_rate": "records linked to a household / records staged",
+        "expected_period_start": "start of the latest period due by the run date",
+        "due_date": "its due date (cadence + due day of the spec)",
+        "latest_period_loaded": "latest period the loaded rows cover (spec period_field)",
+        "freshness": "ok / overdue / missing",
+        "overdue": "freshness is not ok",
+        "as_of": "run date",
+    },
+    "mart_match_quality": {
+        "source_id": "source spec id",
+        "records": "staged records",
+        "linked_exact": "linked by a trusted ID number",
+        "linked_name_place": "linked by a name unique in its village",
+        "linked_probabilistic": "linked by the probabilistic model or a confirmed review",
+        "in_review": "waiting in match_review for a person to decide",
+        "unlinked": "not linked",
+    },
+}
+
+
+def _grain(model) -> str:
+    doc = pyinspect.getdoc(model) or ""
+    return doc.split("\n\n")[0].replace("\n", " ")
+
+
+def dictionary_markdown() -> str:
+    """docs/warehouse.md: tables by layer, grain, columns, meanings."""
+    models = {m.class_.__tablename__: m.class_ for m in Base.registry.mappers}
+    lines = [
+        "# Warehouse data dictionary",
+        "",
+        "Generated from `warehouse/models.py` and `warehouse/dictionary.py` by `make docs`;",
+        "do not edit by hand. Raw ID numbers live only in `pii_identity` (restricted).",
+        "",
+    ]
+    for name in sorted(models):
+        model = models[name]
+        lines += [
+            f"## `{name}`",
+            "",
+            _grain(model),
+            "",
+            "| column | type | null | meaning |",
+            "|---|---|---|---|",
+        ]
+        meanings = MART_MEANINGS.get(name, {})
+        for col in model.__table__.columns:
+            lines.append(
+                f"| `{col.name}` | {col.type} | {'yes' if col.nullable else 'no'} | "
+                f"{meanings.get(col.name, '')} |"
+            )
+        lines.append("")
+    lines += [
+        "## Staging tables `stg_<source_id>`",
+        "",
+        "One per source spec (rename and cast only): `record_key` (row key hash), "
+        "`row_hash`, `load_id`, `row_number`, `person_key` (HMAC of the ID), `id_status`, "
+        "`id_masked`, `name_norm`, `row_warning`, `extra_values`, then the spec's fields "
+        "(ID fields replaced by `person_key`).",
+        "",
+        "| table | department | fields |",
+        "|---|---|---|",
+    ]
+    for spec in load_specs().values():
+        cols = [c.name for c in staging_table(spec).columns][10:]
+        lines.append(
+            f"| `{spec.staging_table}` | {spec.department} {spec.title} | {', '.join(cols)} |"
+        )
+    return "\n".join(lines) + "\n"
+
+
+if __name__ == "__main__":
+    print(dictionary_markdown(), end="")
