@@ -389,3 +389,16 @@ def test_an_extra_new_column_is_kept_and_reported(tmp_path):
     assert json.loads(extra) == {"联系电话": "13800000000", "备注": "监护人360502********0028"}
     assert reported == "联系电话、备注"
     engine.dispose()
+
+
+def test_a_field_added_to_a_spec_is_added_to_its_existing_staging_table(tmp_path, warehouse_url):
+    from sqlalchemy import inspect, text
+
+    engine = open_warehouse(warehouse_url)
+    with engine.begin() as conn:
+        conn.execute(text('ALTER TABLE "stg_gongan_vehicle" DROP COLUMN "extra_values"'))
+    engine.dispose()
+    engine = open_warehouse(warehouse_url)  # as after a spec gained a field
+    columns = {c["name"] for c in inspect(engine).get_columns("stg_gongan_vehicle")}
+    assert "extra_values" in columns
+    engine.dispose()

@@ -70,10 +70,23 @@ def connect(url: str) -> Engine:
 
 
 def ensure_schema(engine: Engine) -> None:
-    """Create every table that does not exist yet (fixed models and one staging per spec)."""
-    for spec in load_specs().values():
-        staging_table(spec)
+    """Create missing tables, and add columns a spec gained to its existing staging table.
+
+    Staging follows the source specs, outside the Alembic migrations: a new source or a new
+    field is a YAML change, never a code migration. Columns are only ever added.
+    """
+    staging = [staging_table(spec) for spec in load_specs().values()]
     Base.metadata.create_all(engine)
+    inspector = inspect(engine)
+    with engine.begin() as conn:
+        for table in staging:
+            present = {c["name"] for c in inspector.get_columns(table.name)}
+            for column in table.columns:
+                if column.name not in present:
+                    kind = column.type.compile(dialect=engine.dialect)
+                    conn.execute(
+                        text(f'ALTER TABLE "{table.name}" ADD COLUMN "{column.name}" {kind}')
+                    )
 
 
 def _copy_postgres(conn: Connection, table_name: str, frame: pd.DataFrame) -> None:
