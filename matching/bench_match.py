@@ -91,29 +91,10 @@ def seam_inputs(engine, spec, unlinked_keys) -> pd.DataFrame:
 
 
 def register_persons(engine) -> pd.DataFrame:
-    """dim_person with the restricted ID number joined in (as the linker will read it)."""
-    from sqlalchemy import select
+    """dim_person with the restricted ID number joined in, exactly as the linker reads it."""
+    from matching.linker import register_persons as persons_of_register
 
-    from warehouse.db import read_frame
-    from warehouse.models import DimPerson, PiiIdentity
-
-    with engine.connect() as conn:
-        persons = read_frame(
-            conn,
-            select(
-                DimPerson.person_key,
-                DimPerson.household_no,
-                DimPerson.name_norm,
-                DimPerson.township,
-                DimPerson.village,
-                DimPerson.birth_date,
-                DimPerson.sex,
-                DimPerson.relation,
-                DimPerson.status,
-                PiiIdentity.id_number,
-            ).join(PiiIdentity, PiiIdentity.person_key == DimPerson.person_key, isouter=True),
-        )
-    return persons
+    return persons_of_register(engine)
 
 
 def _truth_by_record(engine, spec, truth: pd.DataFrame, key: bytes) -> pd.DataFrame:

@@ -25,7 +25,7 @@ from matching.identity import EXACT_STATUSES
 from warehouse.db import bulk_insert, read_frame
 from warehouse.models import DimPerson, MatchReview, PiiIdentity, RecordLink, staging_table
 
-__all__ = ["link_all", "link_source"]
+__all__ = ["link_all", "link_source", "register_persons"]
 
 
 def _unique_name_place(
@@ -171,10 +171,10 @@ def _probabilistic(
     return review.assign(source_id=spec.source_id)[_NO_REVIEW.columns]
 
 
-def link_all(engine: Engine) -> pd.DataFrame:
-    """Link every source and store the changes in record_link; counts by source and method."""
+def register_persons(engine: Engine) -> pd.DataFrame:
+    """Register persons with the restricted ID number joined in: what records link to."""
     with engine.connect() as conn:
-        persons = read_frame(
+        return read_frame(
             conn,
             select(
                 DimPerson.person_key,
@@ -189,6 +189,12 @@ def link_all(engine: Engine) -> pd.DataFrame:
                 PiiIdentity.id_number,
             ).join(PiiIdentity, PiiIdentity.person_key == DimPerson.person_key, isouter=True),
         )
+
+
+def link_all(engine: Engine) -> pd.DataFrame:
+    """Link every source and store the changes in record_link; counts by source and method."""
+    persons = register_persons(engine)
+    with engine.connect() as conn:
         decisions = read_frame(conn, select(MatchReview).where(MatchReview.status != "pending"))
     counts, reviews = [], []
     # One source at a time: memory is bounded by the largest source, not the whole city.
