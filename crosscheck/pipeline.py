@@ -15,8 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import pandas as pd
-from sqlalchemy import Engine, delete, func, insert, inspect, select
+from sqlalchemy import Engine, delete, insert, inspect, select
 
 from connectors.landing import LandedFile, landed_files
 from connectors.spec import SourceSpec, load_specs
@@ -27,7 +26,7 @@ from validation.data_docs import write_data_docs
 from validation.feedback import write_feedback_packs
 from validation.warehouse_checks import run_warehouse_checks
 from warehouse import migrate
-from warehouse.db import WarehouseError, connect, ensure_schema, read_frame
+from warehouse.db import WarehouseError, connect, ensure_schema
 from warehouse.dims import build_dimensions
 from warehouse.exports import write_county_exports
 from warehouse.health import build_operational_marts
@@ -242,21 +241,3 @@ def run(
         return summary
     finally:
         engine.dispose()
-
-
-def audit_totals(engine: Engine) -> pd.DataFrame:
-    """Rows per source over all loads (for summaries and tests)."""
-    with engine.connect() as conn:
-        return read_frame(
-            conn,
-            select(
-                LoadAudit.source_id,
-                func.count().label("files"),
-                func.sum(LoadAudit.rows_in).label("rows_in"),
-                func.sum(LoadAudit.rows_loaded).label("rows_loaded"),
-                func.sum(LoadAudit.rows_quarantined).label("rows_quarantined"),
-                func.sum(LoadAudit.rows_duplicate).label("rows_duplicate"),
-            )
-            .group_by(LoadAudit.source_id)
-            .order_by(LoadAudit.source_id),
-        )

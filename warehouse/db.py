@@ -144,10 +144,6 @@ def read_frame(conn: Connection | Engine, sql, **params) -> pd.DataFrame:
     return pd.DataFrame.from_records(rows, columns=list(result.keys()))
 
 
-def table_exists(engine: Engine, name: str) -> bool:
-    return inspect(engine).has_table(name)
-
-
 def insert_ignore(conn: Connection, table: Table, frame: pd.DataFrame) -> None:
     """Insert rows whose primary key is not there yet (set-based, inside the transaction)."""
     if frame.empty:

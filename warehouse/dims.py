@@ -6,7 +6,6 @@ transaction, so a rerun on the same data writes the same rows.
 
 from __future__ import annotations
 
-import pandas as pd
 from sqlalchemy import Engine, delete, select
 
 from connectors.spec import load_specs
@@ -80,9 +79,3 @@ def build_dimensions(engine: Engine) -> dict[str, int]:
             conn, DimHousehold.__table__, households[[c.name for c in DimHousehold.__table__.c]]
         )
     return {"persons": len(persons), "households": len(households)}
-
-
-def household_places(engine: Engine) -> pd.DataFrame:
-    """household_no with county, township, village, head name and masked ID."""
-    with engine.connect() as conn:
-        return read_frame(conn, select(DimHousehold))
