@@ -199,7 +199,7 @@ def _cmd_run(args) -> int:
     as_of = args.as_of or dt.date.today()
     from connectors.spec import load_specs
 
-    progress = _Progress(total=len(load_specs()) + 6)  # sources + cross-check stages
+    progress = _Progress(total=len(load_specs()) + 5)  # sources + cross-check stages
     try:
         summary = run(
             settings.landing_dir,

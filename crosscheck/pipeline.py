@@ -24,7 +24,7 @@ from matching.identity import redact_ids
 from matching.linker import link_all
 from validation.data_docs import write_data_docs
 from validation.feedback import write_feedback_packs
-from validation.warehouse_checks import run_warehouse_checks
+from validation.warehouse_checks import CheckResult, run_warehouse_checks
 from warehouse import migrate
 from warehouse.db import WarehouseError, connect, ensure_schema
 from warehouse.dims import build_dimensions
@@ -154,22 +154,13 @@ def cross_check(
     summary.households_flagged = len(flags)
     summary.grades = {g: int((flags["grade"] == g).sum()) for g in ("red", "yellow", "green")}
     step("crosscheck", "marts")
-    build_monitoring_list(engine, as_of, rules["decision_days"])
-    health = build_operational_marts(engine, as_of)
+    failed, warned = build_marts_and_check(engine, as_of, rules["decision_days"])
     summary.overdue = overdue_sources(engine)
-    log.info("operational marts: %s", health)
-    step("crosscheck", "checks")
-    checks = run_warehouse_checks(engine, as_of)
-    summary.failures += [
-        f"warehouse check failed: {c.name} ({c.failing} rows)"
-        for c in checks
-        if not c.passed and c.severity == "error"
-    ]
-    summary.warnings += [
-        f"{c.name} ({c.failing})" for c in checks if not c.passed and c.severity == "warn"
-    ]
-    step("crosscheck", "exports")
-    summary.exports = write_exports(engine, as_of, reports_dir)
+    summary.failures += [f"warehouse check failed: {c.name} ({c.failing} rows)" for c in failed]
+    summary.warnings += [f"{c.name} ({c.failing})" for c in warned]
+    if not failed:  # a broken warehouse is never exported
+        step("crosscheck", "exports")
+        summary.exports = write_exports(engine, as_of, reports_dir)
     with engine.begin() as conn:
         conn.execute(delete(RunLog).where(RunLog.as_of == as_of))
         conn.execute(
@@ -182,6 +173,19 @@ def cross_check(
             )
         )
     return summary
+
+
+def build_marts_and_check(
+    engine: Engine, as_of: dt.date, decision_days: int
+) -> tuple[list[CheckResult], list[CheckResult]]:
+    """Rebuild the marts, then run the warehouse checks: (failed errors, failed warnings)."""
+    build_monitoring_list(engine, as_of, decision_days)
+    log.info("operational marts: %s", build_operational_marts(engine, as_of))
+    checks = [c for c in run_warehouse_checks(engine, as_of) if not c.passed]
+    return (
+        [c for c in checks if c.severity == "error"],
+        [c for c in checks if c.severity == "warn"],
+    )
 
 
 def overdue_sources(engine: Engine) -> list[str]:

@@ -126,25 +126,19 @@ def apply_rules(as_of: dt.date) -> dict:
 
 
 def build_marts(as_of: dt.date) -> dict:
-    from crosscheck.pipeline import write_exports
-    from validation.warehouse_checks import run_warehouse_checks
-    from warehouse.health import build_operational_marts
-    from warehouse.marts import build_monitoring_list
+    """Marts and warehouse checks, then exports; a failed check fails the task before export."""
+    from crosscheck.pipeline import build_marts_and_check, write_exports
     from warehouse.rules import load_rule_set
 
     settings = load_settings()
     engine = _engine()
     try:
-        rows = build_monitoring_list(engine, as_of, load_rule_set()["decision_days"])
-        build_operational_marts(engine, as_of)
-        failed = [
-            c for c in run_warehouse_checks(engine, as_of) if not c.passed and c.severity == "error"
-        ]
-        if failed:  # fail the task loudly: a broken warehouse must not be exported
+        failed, _ = build_marts_and_check(engine, as_of, load_rule_set()["decision_days"])
+        if failed:
             raise RuntimeError(
                 "warehouse checks failed: " + "; ".join(f"{c.name} ({c.failing})" for c in failed)
             )
         exports = write_exports(engine, as_of, settings.reports_dir)
-        return {"monitoring_list": rows, "exports": len(exports)}
+        return {"exports": len(exports)}
     finally:
         engine.dispose()
