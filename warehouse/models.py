@@ -41,6 +41,7 @@ __all__ = [
     "DimPerson",
     "HouseholdFlag",
     "LoadAudit",
+    "MatchModel",
     "MonitoringList",
     "PiiIdentity",
     "Quarantine",
@@ -169,6 +170,22 @@ class MatchReview(Base):
     status: Mapped[str] = mapped_column(String(16), default="pending", index=True)
     decided_by: Mapped[str | None] = mapped_column(Text)
     decided_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
+
+
+class MatchModel(Base):
+    """A trained Fellegi-Sunter model per source, reused by later runs instead of retraining.
+
+    ``settings_hash`` ties the parameters to the settings they were trained with: a changed
+    settings file (or register much larger than at training) means training again.
+    """
+
+    __tablename__ = "match_model"
+    source_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    settings_hash: Mapped[str] = mapped_column(String(64))
+    trained_at: Mapped[dt.datetime] = mapped_column(DateTime)
+    training_records: Mapped[int] = mapped_column(Integer)
+    register_persons: Mapped[int] = mapped_column(Integer)
+    parameters: Mapped[str] = mapped_column(Text)  # JSON: prior, m and u per level
 
 
 class RiskSignal(Base):
