@@ -16,7 +16,6 @@ from warehouse.migrate import (
 )
 from warehouse.models import Base
 
-
 # Tables later revisions added: a warehouse made before migrations cannot hold them.
 _ADDED_AFTER_BASELINE = {"match_model"}
 
