@@ -12,8 +12,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from .cases import OUTCOMES, plan_cases
 from .city import build_city
-from .facts import build_registry
+from .facts import LINE_CUR, build_registry
 from .geo import build_geography
 from .oracle import check_plan, evaluate_rules
 from .periods import Periods
@@ -76,7 +77,20 @@ def generate_demo(
     hits = evaluate_rules(city, facts)
     check_plan(plan, hits, households)
 
-    ctx = Ctx(city, facts, periods, rng, planted_hh=plan.planted_mask(households))
+    near_hh = np.concatenate([m["hh"].to_numpy() for m in facts.near_misses] or [[]])
+    decisions, stories = plan_cases(
+        city,
+        registry,
+        facts.income["pc_cur"].to_numpy() / 100,
+        hits,
+        near_hh.astype(np.int64),
+        periods,
+        LINE_CUR,
+        rng("county_decisions_plan"),
+    )
+    ctx = Ctx(
+        city, facts, periods, rng, planted_hh=plan.planted_mask(households), decisions=decisions
+    )
     when = datetime(as_of.year, as_of.month, as_of.day)
     records = truth / "records.csv"
     write_csv(records, _RECORD_COLS, [], "utf-8")
@@ -129,6 +143,7 @@ def generate_demo(
         }
     )
     _write_truth(truth, city, registry, plan, facts, hits, written, events)
+    _write_case_truth(truth, city, stories)
     return {
         "households": households,
         "persons": len(city.persons),
@@ -191,6 +206,18 @@ def _append_records(path: Path, f: OutFile, name: str, ctx: Ctx) -> None:
         reject,
     ]
     write_csv(path, (), cols, "utf-8", mode="a")
+
+
+def _write_case_truth(truth: Path, city, stories: pd.DataFrame) -> None:
+    """truth/cases.csv: the case each story must end in (see demo/cases.py)."""
+    outcome = pd.DataFrame.from_dict(
+        OUTCOMES,
+        orient="index",
+        columns=["status", "case_no", "on_list", "elimination_check", "conflict"],
+    )
+    out = stories.join(outcome, on="story")
+    out.insert(0, "household_no", city.hh["hh_no"].to_numpy()[out["hh"].to_numpy()])
+    out.drop(columns="hh").to_csv(truth / "cases.csv", index=False)
 
 
 def _write_truth(truth: Path, city, registry, plan, facts, hits, written, events) -> None:

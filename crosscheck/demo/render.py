@@ -64,6 +64,7 @@ class Ctx:
     periods: Periods
     rng: Callable[[str], np.random.Generator]
     planted_hh: np.ndarray = None  # bool per household: carries a planted signal
+    decisions: pd.DataFrame = None  # county decisions to write (demo/cases.py)
 
     def __post_init__(self) -> None:
         p = self.city.persons

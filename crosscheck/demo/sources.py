@@ -1040,6 +1040,59 @@ def cadre_visits(ctx: Ctx) -> Iterator[OutFile]:
         )
 
 
+# --------------------------------------------------------------------------- county answers
+
+
+_DECISION_CODES = {"决定": ("暂缓", "待定")}
+
+
+def county_decisions(ctx: Ctx) -> Iterator[OutFile]:
+    """Monthly exports of the county's decisions (demo/cases.py tells the stories)."""
+    rng = ctx.rng("county_decisions")
+    d = ctx.decisions
+    if d is None or d.empty:
+        return
+    hh = d["hh"].to_numpy()
+    head = ctx.head[hh]
+    true_ids, names, born, _ = ctx.people(head)
+    ids, id_code = corrupt_ids(
+        true_ids, born, IdQuirks(fullwidth=0, space=0.02, old15=0, check=0, mangled=0), rng
+    )
+    month = d["date"].to_numpy().astype("datetime64[M]")
+    for m in np.unique(month):
+        at = np.flatnonzero(month == m)
+        ym = str(m).replace("-", "")
+        data = {
+            "决定编号": np.array([f"JD{ym}{i + 1:04d}" for i in range(len(at))], dtype=object),
+            "户号": ctx.hh_no[hh[at]],
+            "县(市、区)": ctx.county[hh[at]],
+            "乡镇": ctx.township[hh[at]],
+            "村": ctx.village[hh[at]],
+            "户主姓名": names[at],
+            "户主证件号码": ids[at],
+            "决定": d["decision"].to_numpy(dtype=object)[at],
+            "决定日期": fmt_dates(d["date"].to_numpy()[at]),
+            "监测对象类型": d["object_type"].to_numpy(dtype=object)[at],
+            "风险类型": d["risk_types"].to_numpy(dtype=object)[at],
+            "帮扶措施": d["measures"].to_numpy(dtype=object)[at],
+            "经办人": np.full(len(at), "县乡村振兴局", dtype=object),
+            "备注": np.full(len(at), "", dtype=object),
+        }
+        frame = make_frame(data, head[at], hh[at], id_code[at], np.ones(len(at), dtype=bool))
+        frame = add_garbage(frame, Garbage(date_cols=("决定日期",), codes=_DECISION_CODES), rng)
+        yield _csv(
+            "county_decisions",
+            f"认定帮扶决定_{ym}.csv",
+            frame,
+            list(data),
+            rng,
+            BOM,
+            ym,
+            quirky_header=False,
+            newline=CRLF,
+        )
+
+
 SOURCES: tuple[tuple[str, Callable[[Ctx], Iterator[OutFile]]], ...] = (
     ("gongan_hukou", gongan_hukou),
     ("xczx_registry", xczx_registry),
@@ -1061,4 +1114,5 @@ SOURCES: tuple[tuple[str, Callable[[Ctx], Iterator[OutFile]]], ...] = (
     ("declarations", declarations),
     ("cadre_visits", cadre_visits),
     ("minzheng_db", minzheng_db),
+    ("county_decisions", county_decisions),
 )
