@@ -174,6 +174,15 @@ def _print_summary(summary) -> None:
         f"  flagged   {summary.households_flagged} households: {g.get('red', 0)} red, "
         f"{g.get('yellow', 0)} yellow, {g.get('green', 0)} green"
     )
+    c = summary.cases
+    if c:
+        print(
+            f"  cases     {c.get('lead', 0)} leads ({c['overdue']} overdue), "
+            f"{c.get('verifying', 0)} verifying, {c.get('confirmed', 0)} confirmed, "
+            f"{c.get('assisting', 0)} assisting ({c['eligible']} eligible for elimination), "
+            f"{c.get('eliminated', 0)} eliminated, {c.get('not_admitted', 0)} not admitted"
+            + (f"; {c['conflict']} county decisions to re-check" if c["conflict"] else "")
+        )
     if summary.exports:
         print(f"  reports   {Path(summary.exports[0]).parent}")
     for line in summary.warnings:

@@ -133,7 +133,7 @@ def build_marts(as_of: dt.date) -> dict:
     settings = load_settings()
     engine = _engine()
     try:
-        failed, _ = build_marts_and_check(engine, as_of, load_rule_set()["decision_days"])
+        failed, _ = build_marts_and_check(engine, as_of, load_rule_set())
         if failed:
             raise RuntimeError(
                 "warehouse checks failed: " + "; ".join(f"{c.name} ({c.failing})" for c in failed)

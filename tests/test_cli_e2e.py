@@ -87,10 +87,14 @@ def test_run_twice_on_the_demo_city(demo_city, tmp_path, warehouse_url):
     # The mart shows masked IDs only and the columns BI relies on.
     assert mart["head_id_masked"].dropna().str.fullmatch(r"\d{6}\*{8}[\dX]{4}").all()
     assert set(mart["grade"]) <= {"red", "yellow", "green"}
-    # The decision is due 15 days after the lead: a self-declaration may predate the run.
-    due, first = pd.to_datetime(mart["decision_due"]), pd.to_datetime(mart["first_flagged_at"])
+    # A decision is due 15 days after the lead (a self-declaration or a county decision may
+    # predate the run); only cases still waiting for one have a deadline.
+    waiting = mart[mart["status"].isin(["lead", "verifying"])]
+    due = pd.to_datetime(waiting["decision_due"])
+    first = pd.to_datetime(waiting["first_flagged_at"])
     assert (due <= first + pd.Timedelta(days=15)).all()
     assert (due == first + pd.Timedelta(days=15)).any()
+    assert mart.loc[~mart.index.isin(waiting.index), "decision_due"].isna().all()
     export = reports / "monitoring_list_20261130.csv"
     assert export.read_bytes().startswith(b"\xef\xbb\xbf")  # BOM: Excel reads Chinese
     assert len(pd.read_csv(export)) == flagged
@@ -201,7 +205,7 @@ def test_planted_hardship_is_flagged_and_clean_households_are_not(demo_city, dem
         signals = pd.DataFrame(
             conn.execute(text("SELECT household_no, rule_id FROM risk_signal")).all()
         )
-        flagged = set(conn.execute(select(MonitoringList.household_no)).scalars())
+        flagged = set(conn.execute(text("SELECT household_no FROM household_flag")).scalars())
     engine.dispose()
     signals["rule_id"] = signals["rule_id"].replace({"L-DECLARATION": "LEAD", "L-VISIT": "LEAD"})
     for rule in sorted(IMPLEMENTED_RULES):
@@ -295,3 +299,24 @@ def test_explain_prints_a_households_signals_with_masked_evidence(demo_city, dem
     assert not any(i in out for i in truth["id_number"])
     missing = crosscheck("explain", "NO-SUCH-HOUSEHOLD", "--warehouse", demo_run["url"])
     assert missing.returncode == 0 and "户籍中没有这一户" in missing.stdout
+
+
+def test_county_decisions_move_each_case_to_its_planted_status(demo_city, demo_run):
+    truth = pd.read_csv(demo_city["truth"] / "cases.csv", dtype={"household_no": str})
+    engine = create_engine(demo_run["url"])
+    with engine.connect() as conn:
+        cases = pd.DataFrame(conn.execute(text("SELECT * FROM household_case")).mappings().all())
+        listed = set(conn.execute(select(MonitoringList.household_no)).scalars())
+    engine.dispose()
+    assert set(truth["story"]) >= {"lead", "verifying", "confirmed", "assisting", "reopened"}
+    got = truth.merge(cases, on="household_no", how="left", suffixes=("_want", ""))
+    for column in ("status", "case_no", "elimination_check"):
+        want = got[f"{column}_want"].fillna("").astype(str)
+        have = got[column].fillna("").astype(str)
+        wrong = got.loc[want != have, ["household_no", "story", column]]
+        assert wrong.empty, f"{column}:\n{wrong}"
+    assert (got["decision_conflict"].notna() == got["conflict"]).all()
+    # The list: open and flagged cases; closed ones only when the closing needs a second look.
+    assert set(got.loc[got["on_list_want"], "household_no"]) <= listed
+    assert not set(got.loc[~got["on_list_want"], "household_no"]) & listed
+    assert listed == set(cases.loc[cases["on_list"].astype(bool), "household_no"])

@@ -94,6 +94,14 @@ def test_county_workbooks_posting_lists_and_changes(tmp_path):
             ],
         ],
     )
+    # The county starts verifying 李娜's household: only then may the village post it.
+    (landing / "county_decisions").mkdir()
+    (landing / "county_decisions" / "d.csv").write_text(
+        "决定编号,户号,县(市、区),乡镇,村,户主姓名,户主证件号码,决定,决定日期,监测对象类型,"
+        "风险类型,帮扶措施,经办人,备注\n"
+        "JD1,H2,分宜县,杨桥镇,下村,李娜,360502198705120028,开始核实,2026-12-28,,住房安全,,,\n",
+        encoding="utf-8-sig",
+    )
     assert run(landing, url, dt.date(2026, 12, 31), reports, PII_KEY).ok
 
     book = load_workbook(reports / "counties" / "分宜县" / "monitoring_list_20261231.xlsx")
@@ -102,6 +110,8 @@ def test_county_workbooks_posting_lists_and_changes(tmp_path):
     header, first = rows[0], dict(zip(rows[0], rows[1], strict=True))
     assert "户主身份证号（脱敏）" in header
     assert first["户号"] == "H2" and first["户主身份证号（脱敏）"] == "360502********0028"
+    assert first["状态"] == "核实中" and first["认定逾期"] == "否"
+    assert "危房改造" in first["建议帮扶措施"]
     assert all(isinstance(v, str) for v in rows[1] if v is not None)  # stored as text
 
     posting = pd.read_csv(
@@ -111,6 +121,8 @@ def test_county_workbooks_posting_lists_and_changes(tmp_path):
     )
     assert list(posting.columns) == ["户主姓名", "村", "监测对象类型", "风险类型"]
     assert posting["户主姓名"].tolist() == ["李娜"]
+    # 张伟 was a lead in November nobody verified: never posted.
+    assert not list((reports / "posting").rglob("*20261130.csv"))
     text = (reports / "posting").rglob("*.csv")
     assert not any("3605" in p.read_text(encoding="utf-8-sig") for p in text)
 

@@ -12,7 +12,15 @@ from sqlalchemy import Engine, func, select
 
 from matching.identity import redact_ids
 from warehouse.db import read_frame
-from warehouse.models import DimHousehold, DimPerson, HouseholdFlag, LoadAudit, RiskSignal
+from warehouse.models import (
+    DimHousehold,
+    DimPerson,
+    HouseholdCase,
+    HouseholdFlag,
+    LoadAudit,
+    RiskSignal,
+)
+from warehouse.rules import load_rule_set
 
 __all__ = ["explain_household"]
 
@@ -32,6 +40,11 @@ def explain_household(engine: Engine, household_no: str, as_of: dt.date | None =
         flag = conn.execute(
             select(HouseholdFlag).where(
                 HouseholdFlag.household_no == household_no, HouseholdFlag.as_of == as_of
+            )
+        ).first()
+        case = conn.execute(
+            select(HouseholdCase).where(
+                HouseholdCase.household_no == household_no, HouseholdCase.as_of == as_of
             )
         ).first()
         members = read_frame(
@@ -78,6 +91,8 @@ def explain_household(engine: Engine, household_no: str, as_of: dt.date | None =
             f"截至 {as_of}：{flag.object_type}，{flag.grade}，风险类型 {flag.risk_types}"
             + (f"；资产核查：{flag.asset_check}" if flag.asset_check else "")
         )
+    if case is not None:
+        lines += _case_lines(case)
     lines.append("家庭成员：")
     for m in members.itertuples():
         state = "" if m.status != "注销" else f"（注销：{m.cancel_reason or ''}）"
@@ -97,3 +112,24 @@ def explain_household(engine: Engine, household_no: str, as_of: dt.date | None =
         )
         lines.append(f"  [{s.rule_id}] {s.risk_type}：{s.evidence}{crossed}  — {where}")
     return redact_ids("\n".join(lines))
+
+
+def _case_lines(case) -> list[str]:
+    """The household's case: status, deadline, measures, elimination check, conflicts."""
+    label = load_rule_set()["cases"]["status_labels"].get(case.status, case.status)
+    reopened = "（新风险重新开启）" if case.reopened else ""
+    head = f"案件：第{case.case_no}件{reopened}，{label}（自 {case.status_since}）"
+    if case.decision_due is not None:
+        head += f"，认定截止 {case.decision_due}" + ("（已逾期）" if case.overdue else "")
+    lines = [head]
+    if case.measures:
+        lines.append(f"  已落实帮扶措施：{case.measures}")
+    if case.suggested_measures:
+        lines.append(f"  建议帮扶措施：{case.suggested_measures}")
+    if case.elimination_check == "eligible":
+        lines.append("  风险消除条件：符合")
+    elif case.elimination_check == "not_eligible":
+        lines.append(f"  风险消除条件：不符合（{case.elimination_blockers}）")
+    if case.decision_conflict:
+        lines.append(f"  县级决定需复核：{case.decision_conflict}")
+    return lines

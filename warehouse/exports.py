@@ -3,8 +3,8 @@
 - ``counties/<county>/monitoring_list_<date>.xlsx``: one sheet per township, every cell
   text (masked IDs stay text, Excel never turns them into numbers).
 - ``posting/<county>/<township>/<village>_公示_<date>.csv``: what a village may post
-  (name, village, object type, risk type); never ID numbers, phones, bank accounts or
-  health details.
+  (name, village, object type, risk type) for households under home verification; never
+  ID numbers, phones, bank accounts or health details.
 - ``changes_<date>.csv``: households new, escalated or resolved since the previous run.
 """
 
@@ -18,7 +18,8 @@ from sqlalchemy import Engine, func, select
 
 from warehouse.db import read_frame
 from warehouse.marts import read_monitoring_list
-from warehouse.models import DimHousehold, HouseholdFlag
+from warehouse.models import DimHousehold, HouseholdCase, HouseholdFlag
+from warehouse.rules import load_rule_set
 
 __all__ = ["write_county_exports"]
 
@@ -36,8 +37,18 @@ LIST_COLUMNS = {
     "first_flagged_at": "首次预警日期",
     "evidence_count": "证据条数",
     "status": "状态",
+    "status_since": "状态日期",
     "decision_due": "认定截止日期",
+    "overdue": "认定逾期",
+    "measures": "已落实帮扶措施",
+    "suggested_measures": "建议帮扶措施",
+    "elimination_check": "风险消除条件",
+    "elimination_blockers": "未满足的条件",
 }
+# Only households whose home verification has started are posted in the village (公示):
+# an unverified data warning is a lead to check, not something to show the neighbours.
+POSTED_STATUSES = ("verifying",)
+_CHECK_LABELS = {"eligible": "符合", "not_eligible": "不符合"}
 POSTING_COLUMNS = {
     "head_name": "户主姓名",
     "village": "村",
@@ -86,6 +97,12 @@ def _changes(engine: Engine, as_of: dt.date) -> pd.DataFrame:
             if previous
             else pd.DataFrame(columns=["household_no", "grade", "risk_types"])
         )
+        cases = read_frame(
+            conn,
+            select(HouseholdCase.as_of, HouseholdCase.household_no, HouseholdCase.status).where(
+                HouseholdCase.as_of.in_([as_of, previous]), HouseholdCase.on_list
+            ),
+        )
         places = read_frame(
             conn,
             select(
@@ -102,6 +119,20 @@ def _changes(engine: Engine, as_of: dt.date) -> pd.DataFrame:
     change[rank.isna() & rank_before.notna()] = "风险消除或不再预警"
     change[rank.notna() & rank_before.notna() & (rank > rank_before)] = "升级"
     change[rank.notna() & rank_before.notna() & (rank < rank_before)] = "降级"
+    # A household whose grade held but whose case moved (e.g. confirmed, eliminated).
+    by_household = cases.set_index("household_no").rename_axis(None)
+    status = by_household.loc[by_household["as_of"] == as_of, "status"]
+    status_before = by_household.loc[by_household["as_of"] == previous, "status"]
+    labels = load_rule_set()["cases"]["status_labels"]
+    both = both.merge(
+        pd.DataFrame({"status": status.map(labels), "status_before": status_before.map(labels)}),
+        left_on="household_no",
+        right_index=True,
+        how="outer",
+    )
+    change = change.reindex(both.index)
+    moved = both["status"].ne(both["status_before"]) & both["status_before"].notna()
+    change[change.isna() & moved] = "状态变化"
     both["change"] = change
     out = both[both["change"].notna()].merge(places, on="household_no", how="left")
     out["previous_run"] = previous
@@ -112,12 +143,18 @@ def write_county_exports(engine: Engine, as_of: dt.date, reports_dir: Path) -> l
     """Write the county workbooks, village posting lists and the change list."""
     mart = read_monitoring_list(engine)
     written: list[Path] = []
-    listing = mart[list(LIST_COLUMNS)].rename(columns=LIST_COLUMNS)
+    listing = mart[list(LIST_COLUMNS)].assign(
+        status=mart["status"].map(load_rule_set()["cases"]["status_labels"]),
+        overdue=mart["overdue"].map({True: "是", False: "否"}),
+        elimination_check=mart["elimination_check"].map(_CHECK_LABELS),
+    )
+    listing = listing.rename(columns=LIST_COLUMNS)
     for county, rows in listing.groupby(listing["县(市、区)"].fillna("未知"), sort=True):
         path = reports_dir / "counties" / _safe(county) / f"monitoring_list_{as_of:%Y%m%d}.xlsx"
         _write_county_xlsx(rows, path)
         written.append(path)
-    posting = mart[["county", "township", *POSTING_COLUMNS]]
+    posted = mart[mart["status"].isin(POSTED_STATUSES)]
+    posting = posted[["county", "township", *POSTING_COLUMNS]]
     for (county, township, village), rows in posting.groupby(
         [
             posting["county"].fillna("未知"),
@@ -152,6 +189,8 @@ def write_county_exports(engine: Engine, as_of: dt.date, reports_dir: Path) -> l
             "risk_types": "风险类型",
             "risk_types_before": "上次风险类型",
             "previous_run": "上次运行日期",
+            "status": "状态",
+            "status_before": "上次状态",
         }
     ).to_csv(path, index=False, encoding="utf-8-sig")
     written.append(path)

@@ -1,7 +1,9 @@
 """BI marts, rebuilt per run from the household flags and dimensions.
 
-``mart_monitoring_list`` -- grain: one row per household flagged at the latest run date.
-No raw ID numbers: the head's ID is shown masked.
+``mart_monitoring_list`` -- grain: one row per household on the monitoring list at the
+latest run date (flagged, or with an open case; see ``warehouse.cases``), with its case
+status, decision deadline, measures and elimination check. No raw ID numbers: the head's
+ID is shown masked.
 """
 
 from __future__ import annotations
@@ -12,14 +14,24 @@ import pandas as pd
 from sqlalchemy import Engine, delete, func, select
 
 from warehouse.db import bulk_insert, read_frame
-from warehouse.models import DimHousehold, HouseholdFlag, MonitoringList
+from warehouse.models import DimHousehold, HouseholdCase, HouseholdFlag, MonitoringList
 
 __all__ = ["build_monitoring_list", "read_monitoring_list"]
 
 
-def build_monitoring_list(engine: Engine, as_of: dt.date, decision_days: int = 15) -> int:
-    """Replace mart_monitoring_list with the flags of ``as_of``; returns its row count."""
+def build_monitoring_list(engine: Engine, as_of: dt.date) -> int:
+    """Replace mart_monitoring_list with the households on the list at ``as_of``.
+
+    On the list: the cases of ``as_of`` marked ``on_list`` (flagged and not closed by the
+    county, or open: verifying, confirmed, assisting). An open case no longer flagged keeps
+    its place with the risk types the county decided on, graded green (watch). Returns the
+    row count.
+    """
     with engine.connect() as conn:
+        cases = read_frame(
+            conn,
+            select(HouseholdCase).where(HouseholdCase.as_of == as_of, HouseholdCase.on_list),
+        )
         flags = read_frame(conn, select(HouseholdFlag).where(HouseholdFlag.as_of == as_of))
         first = read_frame(
             conn,
@@ -29,14 +41,20 @@ def build_monitoring_list(engine: Engine, as_of: dt.date, decision_days: int = 1
             ).group_by(HouseholdFlag.household_no),
         )
         places = read_frame(conn, select(DimHousehold))
-    mart = flags.merge(first, on="household_no", how="left").merge(
-        places, on="household_no", how="left"
+    mart = (
+        cases.drop(columns="as_of")
+        .merge(flags.drop(columns="as_of"), on="household_no", how="left")
+        .merge(first, on="household_no", how="left")
+        .merge(places, on="household_no", how="left")
     )
-    first_at = pd.to_datetime(mart["first_flagged_at"])
-    lead = pd.to_datetime(mart["lead_date"]).fillna(first_at)
-    mart["decision_due"] = (lead + pd.Timedelta(days=decision_days)).dt.date
-    mart["first_flagged_at"] = first_at.dt.date
-    mart["status"] = "lead"  # the case lifecycle is tracked from county decisions (issue 6)
+    unflagged = mart["grade"].isna()
+    mart.loc[unflagged, "risk_types"] = mart.loc[unflagged, "decided_risk_types"].fillna("")
+    mart.loc[unflagged, "grade"] = "green"
+    mart.loc[unflagged, "object_type"] = mart.loc[unflagged, "object_type"].fillna("")
+    mart["evidence_count"] = mart["evidence_count"].fillna(0).astype(int)
+    mart["first_flagged_at"] = pd.to_datetime(mart["first_flagged_at"]).dt.date
+    mart["first_flagged_at"] = mart["first_flagged_at"].fillna(mart["opened_at"])
+    mart["as_of"] = as_of
     mart = mart[[c.name for c in MonitoringList.__table__.c]].sort_values("household_no")
     with engine.begin() as conn:
         conn.execute(delete(MonitoringList))

@@ -1,0 +1,408 @@
+"""The case lifecycle of monitored households, derived per run date (set-based, reproducible).
+
+A case starts as a lead (线索) when the rules flag a household, moves with the county's
+decisions (source ``county_decisions``: 开始核实 -> verifying, 认定纳入 -> confirmed,
+落实帮扶 -> assisting, 不予纳入 -> not_admitted, 风险消除 -> eliminated) and stays on the
+monitoring list while open, flagged or not. A closed case (not admitted, eliminated) leaves
+the list; a *new* risk opens the next case as a lead again. New means a risk type the
+county did not decide on, or a dated signal after the closing decision: evidence the
+county already weighed never reopens a case.
+
+For confirmed and assisting cases the elimination-eligibility check (domain.md) lists what
+still blocks 风险消除; a county elimination the rules contradict is kept as
+``decision_conflict`` (a warning is a lead to verify, never a verdict).
+
+Everything here is a pure function of frames (``derive_cases``) so it is tested on tiny
+inputs; ``build_cases`` reads them from the warehouse and stores ``household_case``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+from sqlalchemy import Engine, and_, delete, select
+
+from warehouse.db import bulk_insert, read_frame
+from warehouse.models import (
+    DimPerson,
+    HouseholdCase,
+    HouseholdFlag,
+    RecordLink,
+    RiskSignal,
+    staging_table,
+)
+from warehouse.rules import RuleInputs, RuleSet, _age, _income, _living, _working_age
+
+__all__ = ["CaseInputs", "build_cases", "case_counts", "derive_cases", "suggest_measures"]
+
+DECISIONS_SOURCE = "county_decisions"
+CASE_COLUMNS = [c.name for c in HouseholdCase.__table__.c]
+_SPLIT = re.compile(r"[;；,，、\s]+")
+
+
+@dataclass
+class CaseInputs:
+    """What the lifecycle is derived from (all frames; see ``build_cases`` for the reads).
+
+    - ``flags``: household_flag rows of every run date up to the one derived (history).
+    - ``signals``: risk_signal rows of the run date (household_no, rule_id, risk_type,
+      event_date).
+    - ``decisions``: county decisions (household_no, decision, decided_on, risk_types,
+      measures, object_type, load_id, row_number).
+    - ``persons``: register persons (household_no, birth_date, status).
+    - ``income``: per household and year, per-capita income (household_no, year, income_pc).
+    """
+
+    flags: pd.DataFrame
+    signals: pd.DataFrame
+    decisions: pd.DataFrame
+    persons: pd.DataFrame
+    income: pd.DataFrame
+
+
+def _items(values: pd.Series, keys: pd.Series) -> pd.DataFrame:
+    """'因病；因学' per key -> one (key, item) row per listed item, blanks dropped."""
+    split = values.fillna("").astype(str).str.split(_SPLIT, regex=True)
+    items = pd.DataFrame({"key": keys.to_numpy(), "item": split.to_numpy()}).explode("item")
+    return items[items["item"].notna() & items["item"].ne("")]
+
+
+def _union(items: pd.DataFrame) -> pd.Series:
+    """Per key, its distinct items in order of first appearance, ';'-joined."""
+    items = items.drop_duplicates()
+    return items.groupby("key", sort=False)["item"].agg(";".join)
+
+
+def suggest_measures(
+    risk_rules: pd.DataFrame, labour: pd.Series, object_type: pd.Series, rules: RuleSet
+) -> pd.Series:
+    """Suggested help measures per household: by risk type, then by labour, then for all.
+
+    ``risk_rules``: (household_no, rule_id) rows; ``labour``: working-age members per
+    household; ``object_type``: per household. Returns ';'-joined measures per household.
+    """
+    cfg = rules["measures"]
+    households = labour.index
+    by_risk = risk_rules.assign(
+        measure=risk_rules["rule_id"].map(lambda r: cfg["by_risk"].get(r, []))
+    )
+    has_labour = labour.gt(0)
+    edge = object_type.reindex(households).eq("边缘易致贫户")
+    parts = [
+        by_risk[["household_no", "measure"]],
+        pd.DataFrame(
+            {
+                "household_no": households,
+                "measure": np.where(
+                    has_labour,
+                    pd.Series([cfg["with_labour"]] * len(households), dtype=object),
+                    pd.Series([cfg["without_labour"]] * len(households), dtype=object),
+                ),
+            }
+        ),
+        pd.DataFrame(
+            {
+                "household_no": households[has_labour.to_numpy() & edge.to_numpy()],
+                "measure": [cfg["with_labour_edge"]] * int((has_labour & edge).sum()),
+            }
+        ),
+        pd.DataFrame({"household_no": households, "measure": [cfg["everyone"]] * len(households)}),
+    ]
+    frame = pd.concat(parts, ignore_index=True).explode("measure")
+    frame = frame[frame["household_no"].isin(households) & frame["measure"].notna()]
+    return _union(frame.rename(columns={"household_no": "key", "measure": "item"})).reindex(
+        households
+    )
+
+
+def _working_age_members(persons: pd.DataFrame, rules: RuleSet, as_of: dt.date) -> pd.Series:
+    living = persons[_living(persons)]
+    ages = _age(living["birth_date"], as_of)
+    return _working_age(ages, rules).groupby(living["household_no"]).sum().astype(int)
+
+
+def _decision_events(decisions: pd.DataFrame, rules: RuleSet, as_of: dt.date) -> pd.DataFrame:
+    """Decisions up to the run date, in order, each with its status and case episode."""
+    cfg = rules["cases"]
+    d = decisions.copy()
+    d["decided_on"] = pd.to_datetime(d["decided_on"])
+    d = d[d["household_no"].notna() & d["decided_on"].notna()]
+    d = d[d["decided_on"] <= pd.Timestamp(as_of)]
+    d["status"] = d["decision"].map(cfg["status_by_decision"])
+    d = d[d["status"].notna()].sort_values(
+        ["household_no", "decided_on", "load_id", "row_number"], kind="stable"
+    )
+    closing = d["status"].isin(cfg["closing"])
+    # Episode k holds the decisions after the k-th close, the closing decision included.
+    d["episode"] = closing.astype(int).groupby(d["household_no"]).cumsum() - closing.astype(int)
+    d["closing"] = closing
+    return d.reset_index(drop=True)
+
+
+def derive_cases(inputs: CaseInputs, rules: RuleSet, as_of: dt.date) -> pd.DataFrame:
+    """The current case of every household that was ever flagged or decided on."""
+    cfg = rules["cases"]
+    today = pd.Timestamp(as_of)
+    flags = inputs.flags.copy()
+    flags["as_of"] = pd.to_datetime(flags["as_of"])
+    flags = flags[flags["as_of"] <= today]
+    now = flags[flags["as_of"] == today].set_index("household_no").rename_axis(None)
+    signals = inputs.signals.copy()
+    signals["event_date"] = pd.to_datetime(signals["event_date"])
+    signals = signals[signals["household_no"].isin(now.index)]
+    events = _decision_events(inputs.decisions, rules, as_of)
+
+    # Unnamed, so that merges on a household_no column never meet an index of that name.
+    households = pd.Index(sorted(set(flags["household_no"]) | set(events["household_no"])))
+    if households.empty:
+        return pd.DataFrame(columns=CASE_COLUMNS)
+    case = pd.DataFrame(index=households)
+    last = events.groupby("household_no").tail(1).set_index("household_no")
+    closes = events[events["closing"]].groupby("household_no")
+    case["closes"] = closes.size().reindex(households, fill_value=0)
+    case["close_date"] = closes["decided_on"].max().reindex(households)
+    case["last_status"] = last["status"].reindex(households)
+    case["last_date"] = last["decided_on"].reindex(households)
+    case["flagged"] = households.isin(now.index)
+    closed_last = case["last_status"].isin(cfg["closing"])
+
+    # A closed case reopens on a new risk: a type never decided on, or dated after the close.
+    decided = _items(events["risk_types"], events["household_no"]).rename(
+        columns={"key": "household_no", "item": "types"}
+    )
+    sig = signals[signals["rule_id"].str[:2].isin(["R-", "L-"])].merge(
+        case[["close_date"]], left_on="household_no", right_index=True
+    )
+    known = pd.MultiIndex.from_frame(decided.rename(columns={"types": "risk_type"}))
+    untouched = ~pd.MultiIndex.from_frame(sig[["household_no", "risk_type"]]).isin(known)
+    new_type = sig["rule_id"].str.startswith("R-") & untouched
+    after = sig["event_date"] > sig["close_date"]
+    new = sig[new_type | after]
+    reopened = closed_last & case["flagged"] & households.isin(new["household_no"])
+
+    # The current episode: after the last close when reopened or still deciding.
+    case["case_no"] = case["closes"] + 1
+    case.loc[closed_last & ~reopened, "case_no"] = case["closes"]
+    case["status"] = case["last_status"].where(~reopened, "lead").fillna("lead")
+    case["reopened"] = reopened | (case["closes"].gt(0) & ~closed_last)
+    episode = events.merge(case[["case_no"]], left_on="household_no", right_index=True).query(
+        "episode == case_no - 1"
+    )
+    ep = episode.groupby("household_no")
+    first_decision = ep["decided_on"].min().reindex(households)
+    first_flag = flags.groupby("household_no")["as_of"].min().reindex(households)
+    lead_date = pd.to_datetime(now["lead_date"]).reindex(households)
+    flag_after = flags.merge(case[["close_date"]], left_on="household_no", right_index=True)
+    flag_after = (
+        flag_after[flag_after["as_of"] > flag_after["close_date"]]
+        .groupby("household_no")["as_of"]
+        .min()
+        .reindex(households)
+    )
+    new_dated = new[new["event_date"] > new["close_date"]].groupby("household_no")["event_date"]
+    first_episode = case["case_no"].eq(1)
+    opened = pd.concat(
+        [
+            first_decision,
+            first_flag.where(first_episode),
+            lead_date.where(first_episode),
+            flag_after.where(~first_episode),
+            new_dated.min().reindex(households).where(~first_episode),
+        ],
+        axis=1,
+    ).min(axis=1)
+    case["opened_at"] = opened.fillna(today)
+    case["status_since"] = case["last_date"].where(case["status"].ne("lead") & ~reopened)
+    case["status_since"] = case["status_since"].fillna(case["opened_at"])
+    deciding = case["status"].isin(["lead", "verifying"])
+    due = case["opened_at"] + pd.Timedelta(days=int(rules["decision_days"]))
+    case["decision_due"] = due.where(deciding)
+    case["overdue"] = deciding & (due < today)
+    confirmed = episode[episode["status"] == "confirmed"].groupby("household_no")["decided_on"]
+    case["confirmed_at"] = confirmed.max().reindex(households)
+    case["closed_at"] = case["close_date"].where(case["status"].isin(cfg["closing"]))
+    case["decided_risk_types"] = _union(
+        _items(episode["risk_types"], episode["household_no"])
+    ).reindex(households)
+    applied = _items(episode["measures"], episode["household_no"])
+    case["measures"] = _union(applied).reindex(households)
+    n_measures = applied.drop_duplicates().groupby("key").size().reindex(households, fill_value=0)
+
+    labour = _working_age_members(inputs.persons, rules, as_of).reindex(households, fill_value=0)
+    case["working_age_members"] = labour
+    object_type = now["object_type"].reindex(households)
+    last_type = events.dropna(subset=["object_type"]).groupby("household_no")["object_type"].last()
+    object_type = object_type.fillna(last_type.reindex(households))
+    # Risks to help with: the current signals, else the types the county decided on.
+    label_to_rule = {v: k for k, v in rules["labels"].items() if k.startswith("R-")}
+    current = signals.loc[signals["rule_id"].str.startswith("R-"), ["household_no", "rule_id"]]
+    decided_rules = (
+        decided.assign(rule_id=decided["types"].map(label_to_rule))
+        .dropna(subset=["rule_id"])[["household_no", "rule_id"]]
+        .loc[lambda f: ~f["household_no"].isin(current["household_no"])]
+    )
+    case["suggested_measures"] = suggest_measures(
+        pd.concat([current, decided_rules], ignore_index=True).drop_duplicates(),
+        labour,
+        object_type,
+        rules,
+    )
+
+    # 风险消除 eligibility for cases being helped (domain.md): what still blocks it.
+    elim = cfg["elimination"]
+    months = int(elim["min_months_since_confirmed"])
+    too_soon = case["confirmed_at"].isna() | (
+        case["confirmed_at"] + pd.DateOffset(months=months) > today
+    )
+    few_measures = n_measures < int(elim["min_measures"])
+    income_labels = {rules.label(r) for r in elim["income_rules"]}
+    recent = flags[flags["as_of"] > today - pd.DateOffset(months=int(elim["income_stable_months"]))]
+    recent_types = _items(recent["risk_types"], recent["household_no"])
+    income_risk = households.isin(recent_types.loc[recent_types["item"].isin(income_labels), "key"])
+    income_risk |= households.isin(
+        signals.loc[signals["rule_id"].isin(elim["income_rules"]), "household_no"]
+    )
+    inc = inputs.income.dropna(subset=["year"]).sort_values("year")
+    inc = inc.drop_duplicates("household_no", keep="last").set_index("household_no")
+    line = inc["year"].astype(int).map(rules.line)
+    below = (inc["income_pc"] < line).reindex(households)
+    no_income = below.isna()
+    rigid = households.isin(
+        signals.loc[signals["rule_id"].isin(elim["rigid_rules"]), "household_no"]
+    )
+    gap = households.isin(signals.loc[signals["rule_id"].isin(rules["gap_rules"]), "household_no"])
+    no_labour = labour.eq(0)
+    at_risk = households.isin(signals.loc[signals["rule_id"].str.startswith("R-"), "household_no"])
+    blockers = [
+        (at_risk, "仍有风险预警"),
+        (too_soon, f"认定未满{months}个月"),
+        (few_measures, "未落实帮扶措施"),
+        (income_risk | below.fillna(False).astype(bool), "收入未稳定高于监测线"),
+        (no_income, "缺少收入数据"),
+        (rigid, "刚性支出未化解"),
+        (gap, "三保障或饮水安全未保障"),
+        (no_labour, "家庭无劳动力（不得标注风险消除）"),
+    ]
+    helped = case["status"].isin(["confirmed", "assisting"])
+    case["elimination_blockers"] = _join_reasons(blockers, households).where(helped)
+    case["elimination_check"] = np.where(
+        helped, np.where(case["elimination_blockers"].isna(), "eligible", "not_eligible"), None
+    )
+    # A county elimination the rules contradict: kept, shown, never silently accepted.
+    eliminated = case["status"].eq("eliminated") & ~reopened
+    soon_at_close = case["confirmed_at"].isna() | (
+        case["confirmed_at"] + pd.DateOffset(months=months) > case["close_date"]
+    )
+    conflicts = [
+        (no_labour, "无劳动力户不得标注风险消除"),
+        (soon_at_close, f"认定未满{months}个月即标注风险消除"),
+        (few_measures, "未落实帮扶措施即标注风险消除"),
+    ]
+    case["decision_conflict"] = _join_reasons(conflicts, households).where(eliminated)
+    # Closed cases leave the list, unless the closing decision needs a second look.
+    case["on_list"] = (
+        (case["flagged"] & ~(closed_last & ~reopened))
+        | case["status"].isin(cfg["open"])
+        | case["decision_conflict"].notna()
+    )
+    case["as_of"] = as_of
+    case = case.rename_axis("household_no").reset_index()
+    for col in ("opened_at", "status_since", "decision_due", "confirmed_at", "closed_at"):
+        case[col] = pd.to_datetime(case[col]).dt.date
+    case["case_no"] = case["case_no"].astype(int)
+    return case[CASE_COLUMNS]
+
+
+def _join_reasons(reasons: list[tuple[pd.Series, str]], index: pd.Index) -> pd.Series:
+    """'；'-joined texts of the reasons that hold, per row (NaN when none holds)."""
+    joined = pd.Series("", index=index, dtype=object)
+    for mask, text in reasons:
+        joined = joined + np.where(np.asarray(mask, dtype=bool), text + "；", "")
+    joined = joined.str.rstrip("；")
+    return joined.where(joined.ne(""))
+
+
+def _decisions(engine: Engine, rule_inputs: RuleInputs) -> pd.DataFrame:
+    """Every staged county decision, with the household its head was linked to (if any)."""
+    stg = staging_table(rule_inputs.specs[DECISIONS_SOURCE])
+    stmt = select(
+        stg.c.hukou_no,
+        stg.c.decision,
+        stg.c.decided_on,
+        stg.c.object_type,
+        stg.c.risk_types,
+        stg.c.measures,
+        stg.c.load_id,
+        stg.c.row_number,
+        RecordLink.household_no,
+    ).outerjoin(
+        RecordLink,
+        and_(RecordLink.source_id == DECISIONS_SOURCE, RecordLink.record_key == stg.c.record_key),
+    )
+    with engine.connect() as conn:
+        return read_frame(conn, stmt)
+
+
+def read_case_inputs(engine: Engine, as_of: dt.date, rules: RuleSet) -> CaseInputs:
+    """The lifecycle's inputs from the warehouse (flags up to the run date)."""
+    rule_inputs = RuleInputs(engine)
+    with engine.connect() as conn:
+        flags = read_frame(
+            conn,
+            select(
+                HouseholdFlag.as_of,
+                HouseholdFlag.household_no,
+                HouseholdFlag.object_type,
+                HouseholdFlag.risk_types,
+                HouseholdFlag.lead_date,
+            ).where(HouseholdFlag.as_of <= as_of),
+        )
+        signals = read_frame(
+            conn,
+            select(
+                RiskSignal.household_no,
+                RiskSignal.rule_id,
+                RiskSignal.risk_type,
+                RiskSignal.event_date,
+            ).where(RiskSignal.as_of == as_of),
+        )
+        persons = read_frame(
+            conn, select(DimPerson.household_no, DimPerson.birth_date, DimPerson.status)
+        )
+    decisions = _decisions(engine, rule_inputs)
+    # The 户号 the county was given is the key; the head's link only fills an unknown one.
+    known = decisions["hukou_no"].isin(set(persons["household_no"]))
+    decisions = decisions.assign(
+        household_no=decisions["hukou_no"].where(known, decisions["household_no"])
+    )
+    return CaseInputs(
+        flags=flags,
+        signals=signals,
+        decisions=decisions,
+        persons=persons,
+        income=_income(rule_inputs, rules),
+    )
+
+
+def build_cases(engine: Engine, as_of: dt.date, rules: RuleSet) -> pd.DataFrame:
+    """Derive and store the cases of the run date (replacing that date's rows)."""
+    cases = derive_cases(read_case_inputs(engine, as_of, rules), rules, as_of)
+    with engine.begin() as conn:
+        conn.execute(delete(HouseholdCase).where(HouseholdCase.as_of == as_of))
+        bulk_insert(conn, HouseholdCase.__table__, cases)
+    return cases
+
+
+def case_counts(engine: Engine, as_of: dt.date) -> dict[str, int]:
+    """Cases of the run date by status, plus overdue leads, eligible and conflicting cases."""
+    with engine.connect() as conn:
+        cases = read_frame(conn, select(HouseholdCase).where(HouseholdCase.as_of == as_of))
+    counts = {k: int(v) for k, v in cases["status"].value_counts().items()}
+    counts["overdue"] = int(cases["overdue"].astype(bool).sum())
+    counts["eligible"] = int(cases["elimination_check"].eq("eligible").sum())
+    counts["conflict"] = int(cases["decision_conflict"].notna().sum())
+    return counts
