@@ -26,13 +26,16 @@ from validation.data_docs import write_data_docs
 from validation.feedback import write_feedback_packs
 from validation.warehouse_checks import CheckResult, run_warehouse_checks
 from warehouse import migrate
+from warehouse.cases import build_cases, case_counts
 from warehouse.db import WarehouseError, connect, ensure_schema
 from warehouse.dims import build_dimensions
 from warehouse.exports import write_county_exports
 from warehouse.health import build_operational_marts
+from warehouse.history import record_history
+from warehouse.intermediate import ensure_views
 from warehouse.marts import build_monitoring_list, read_monitoring_list
 from warehouse.models import LoadAudit, RunLog, SourceHealth
-from warehouse.rules import load_rule_set, run_rules
+from warehouse.rules import RuleSet, load_rule_set, run_rules
 
 __all__ = ["RunSummary", "cross_check", "ingest_source", "open_warehouse", "run"]
 
@@ -51,6 +54,7 @@ class RunSummary:
     exports: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     overdue: list[str] = field(default_factory=list)  # "source_id: freshness (due ...)"
+    cases: dict[str, int] = field(default_factory=dict)  # by status, overdue, eligible...
 
     @property
     def ok(self) -> bool:
@@ -88,6 +92,7 @@ def open_warehouse(url: str) -> Engine:
                 f"{migrate.head_revision()}: run `crosscheck db upgrade --warehouse URL`"
             )
         ensure_schema(engine)  # staging tables follow the specs, outside migrations
+        ensure_views(engine)  # and so do the int_ views over them
     except Exception:
         engine.dispose()
         raise
@@ -154,8 +159,9 @@ def cross_check(
     summary.households_flagged = len(flags)
     summary.grades = {g: int((flags["grade"] == g).sum()) for g in ("red", "yellow", "green")}
     step("crosscheck", "marts")
-    failed, warned = build_marts_and_check(engine, as_of, rules["decision_days"])
+    failed, warned = build_marts_and_check(engine, as_of, rules)
     summary.overdue = overdue_sources(engine)
+    summary.cases = case_counts(engine, as_of)
     summary.failures += [f"warehouse check failed: {c.name} ({c.failing} rows)" for c in failed]
     summary.warnings += [f"{c.name} ({c.failing})" for c in warned]
     if not failed:  # a broken warehouse is never exported
@@ -176,11 +182,14 @@ def cross_check(
 
 
 def build_marts_and_check(
-    engine: Engine, as_of: dt.date, decision_days: int
+    engine: Engine, as_of: dt.date, rules: RuleSet
 ) -> tuple[list[CheckResult], list[CheckResult]]:
-    """Rebuild the marts, then run the warehouse checks: (failed errors, failed warnings)."""
-    build_monitoring_list(engine, as_of, decision_days)
+    """Cases, then the marts, then the warehouse checks: (failed errors, failed warnings)."""
+    cases = build_cases(engine, as_of, rules)
+    log.info("cases: %s", cases["status"].value_counts().to_dict())
+    build_monitoring_list(engine, as_of)
     log.info("operational marts: %s", build_operational_marts(engine, as_of))
+    log.info("history: %s", record_history(engine, as_of))
     checks = [c for c in run_warehouse_checks(engine, as_of) if not c.passed]
     return (
         [c for c in checks if c.severity == "error"],

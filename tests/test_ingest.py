@@ -395,10 +395,14 @@ def test_a_field_added_to_a_spec_is_added_to_its_existing_staging_table(tmp_path
     from sqlalchemy import inspect, text
 
     engine = open_warehouse(warehouse_url)
-    with engine.begin() as conn:
+    with engine.begin() as conn:  # a staging table (and its int_ view) of an older spec
+        conn.execute(text('DROP VIEW "int_gongan_vehicle_linked"'))
         conn.execute(text('ALTER TABLE "stg_gongan_vehicle" DROP COLUMN "extra_values"'))
+        conn.execute(text('CREATE VIEW "int_gongan_vehicle_linked" AS SELECT 1 AS stale'))
     engine.dispose()
     engine = open_warehouse(warehouse_url)  # as after a spec gained a field
     columns = {c["name"] for c in inspect(engine).get_columns("stg_gongan_vehicle")}
     assert "extra_values" in columns
+    view = {c["name"] for c in inspect(engine).get_columns("int_gongan_vehicle_linked")}
+    assert {"household_no", "link_method", "extra_values"} <= view  # recreated to match
     engine.dispose()

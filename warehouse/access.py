@@ -7,8 +7,9 @@ members of one of them:
   source's ``stg_*``); the only role that reads ``pii_identity``.
 - ``bi_reader``: SELECT on the marts (``mart_*``) only, every row (marts carry masked IDs
   only; department analysts see every county).
-- ``county_officer``: SELECT on ``mart_monitoring_list`` only, limited by row-level
-  security to the county registered for the officer in ``officer_county``.
+- ``county_officer``: SELECT on ``mart_monitoring_list`` and its history
+  (``mart_monitoring_list_history``) only, limited by row-level security to the county
+  registered for the officer in ``officer_county``.
 
 ``grant_roles`` converges the database to this state and is safe to rerun (after every
 deploy or migration). It runs as a superuser, or as the owner of the warehouse tables who
@@ -28,6 +29,8 @@ from warehouse.db import WarehouseError
 __all__ = ["AccessControlError", "add_county_officer", "grant_roles"]
 
 MONITORING_LIST = "mart_monitoring_list"
+MONITORING_LIST_HISTORY = "mart_monitoring_list_history"
+OFFICER_MARTS = (MONITORING_LIST, MONITORING_LIST_HISTORY)  # rows of their county only
 OFFICER_COUNTY = "officer_county"
 # Role names go into DDL (no bind parameters there): allow plain lower-case identifiers only.
 _ROLE_NAME = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
@@ -133,7 +136,8 @@ def grant_roles(
         for name in relations:
             if name.startswith("mart_"):
                 run(f"GRANT SELECT ON {sch}.{_quote(name)} TO {bi}")
-        run(f"GRANT SELECT ON {sch}.{MONITORING_LIST} TO {officer}")
+        for mart in OFFICER_MARTS:
+            run(f"GRANT SELECT ON {sch}.{mart} TO {officer}")
         run(f"GRANT SELECT ON {sch}.{OFFICER_COUNTY} TO {officer}")
 
         # Tables the current owner creates later (a new source's stg_*) are writable by the
@@ -149,27 +153,28 @@ def grant_roles(
 
 def _row_level_security(conn: Connection, sch: str, pipeline: str, bi: str, officer: str) -> None:
     run = conn.exec_driver_sql
-    mart, registry = f"{sch}.{MONITORING_LIST}", f"{sch}.{OFFICER_COUNTY}"
+    registry = f"{sch}.{OFFICER_COUNTY}"
     # Policies are dropped and recreated so a changed definition always lands.
     # current_user, not session_user: it is the role the query runs as, so a pooler or BI
     # service that does SET ROLE <officer> gets that officer's county, and SET ROLE
     # county_officer (no registered county) sees nothing. Policies TO a group role apply
     # to its members; unregistered members see no rows (the subquery yields NULL).
-    # The pipeline loads the mart with COPY, which PostgreSQL refuses under row-level
+    # The pipeline loads the marts with COPY, which PostgreSQL refuses under row-level
     # security; table owners (and members of the owning role) are exempt, so the pipeline
-    # group owns this one table. Needs a superuser or a member of the pipeline role here.
-    run(f"ALTER TABLE {mart} OWNER TO {pipeline}")
+    # group owns these tables. Needs a superuser or a member of the pipeline role here.
     own_county = f"(SELECT oc.county FROM {registry} oc WHERE oc.role_name = current_user)"
+    county_policies = [
+        ("officer_own_county", f"FOR SELECT TO {officer} USING (county = {own_county})"),
+        ("bi_all_rows", f"FOR SELECT TO {bi} USING (true)"),
+        # Unused while the pipeline owns the table; kept for INSERT-based loads.
+        ("pipeline_all_rows", f"FOR ALL TO {pipeline} USING (true) WITH CHECK (true)"),
+    ]
+    tables = []
+    for mart in OFFICER_MARTS:
+        run(f"ALTER TABLE {sch}.{mart} OWNER TO {pipeline}")
+        tables.append((f"{sch}.{mart}", county_policies))
     for table, policies in (
-        (
-            mart,
-            [
-                ("officer_own_county", f"FOR SELECT TO {officer} USING (county = {own_county})"),
-                ("bi_all_rows", f"FOR SELECT TO {bi} USING (true)"),
-                # Unused while the pipeline owns the table; kept for INSERT-based loads.
-                ("pipeline_all_rows", f"FOR ALL TO {pipeline} USING (true) WITH CHECK (true)"),
-            ],
-        ),
+        *tables,
         (
             registry,
             [

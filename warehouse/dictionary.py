@@ -27,12 +27,23 @@ MART_MEANINGS: dict[str, dict[str, str]] = {
         "grade": "red / yellow / green, as domain.md grades",
         "asset_check": "reasons to verify eligibility (car, company, payroll, properties); "
         "blank if none",
-        "first_flagged_at": "first run date on which the household was flagged",
         "evidence_count": "number of signals behind the flag (see risk_signal)",
-        "status": "case status (lead until county decisions are tracked)",
-        "decision_due": "lead date + 15 days: the county's decision deadline",
+        "first_flagged_at": "first run date on which the household was flagged (for an "
+        "open case never flagged: the date the case opened)",
+        "status": "case status: lead / verifying / confirmed / assisting / eliminated "
+        "(only with a decision conflict) (see household_case)",
+        "decision_due": "case opened + 15 days: the county's decision deadline (leads and "
+        "verifying cases only)",
         "as_of": "run date of this list",
+        "case_no": "the household's case number (2+ : reopened by a new risk)",
+        "status_since": "date of the decision that set the status (or the case opening)",
+        "overdue": "no decision by decision_due",
+        "measures": "help measures the county applied (county_decisions), ';'-joined",
+        "suggested_measures": "help measures suggested by risk type and labour (rules YAML)",
+        "elimination_check": "confirmed/assisting cases: eligible / not_eligible for 风险消除",
+        "elimination_blockers": "the elimination conditions not met, in Chinese",
     },
+    "mart_monitoring_list_history": {},  # filled below: the list's columns, every run
     "mart_risk_by_region": {
         "region_id": "row id, stable within a run",
         "county": "county",
@@ -73,6 +84,11 @@ MART_MEANINGS: dict[str, dict[str, str]] = {
     },
 }
 
+MART_MEANINGS["mart_monitoring_list_history"] = {
+    **MART_MEANINGS["mart_monitoring_list"],
+    "as_of": "run date that published the row (the list of any past run: WHERE as_of = D)",
+}
+
 
 def _grain(model) -> str:
     doc = pyinspect.getdoc(model) or ""
@@ -82,6 +98,8 @@ def _grain(model) -> str:
 def dictionary_markdown() -> str:
     """docs/warehouse.md: tables by layer, grain, columns, meanings."""
     models = {m.class_.__tablename__: m.class_ for m in Base.registry.mappers}
+    # Tables declared without a class (the list's history) document themselves by comment.
+    tables = {t.name: t for t in Base.metadata.tables.values() if not t.name.startswith("stg_")}
     lines = [
         "# Warehouse data dictionary",
         "",
@@ -89,18 +107,18 @@ def dictionary_markdown() -> str:
         "do not edit by hand. Raw ID numbers live only in `pii_identity` (restricted).",
         "",
     ]
-    for name in sorted(models):
-        model = models[name]
+    for name in sorted(tables):
+        model = models.get(name)
         lines += [
             f"## `{name}`",
             "",
-            _grain(model),
+            _grain(model) if model is not None else tables[name].comment,
             "",
             "| column | type | null | meaning |",
             "|---|---|---|---|",
         ]
         meanings = MART_MEANINGS.get(name, {})
-        for col in model.__table__.columns:
+        for col in tables[name].columns:
             lines.append(
                 f"| `{col.name}` | {col.type} | {'yes' if col.nullable else 'no'} | "
                 f"{meanings.get(col.name, '')} |"
@@ -122,6 +140,15 @@ def dictionary_markdown() -> str:
         lines.append(
             f"| `{spec.staging_table}` | {spec.department} {spec.title} | {', '.join(cols)} |"
         )
+    lines += [
+        "",
+        "## Intermediate views `int_<source_id>_linked`",
+        "",
+        "One per source spec (`warehouse/intermediate.py`); grain: one row per staged record "
+        "linked to a register household. Columns: `household_no`, `person_key` (the register "
+        "person the record was linked to), `link_method`, `match_probability`, then the "
+        "staging columns. The rules read these views.",
+    ]
     return "\n".join(lines) + "\n"
 
 

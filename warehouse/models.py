@@ -26,6 +26,7 @@ from sqlalchemy import (
     Index,
     Integer,
     MetaData,
+    PrimaryKeyConstraint,
     String,
     Table,
     Text,
@@ -38,11 +39,16 @@ from connectors.spec import SourceSpec
 __all__ = [
     "Base",
     "DimHousehold",
+    "DimHouseholdHistory",
     "DimPerson",
+    "DimPersonHistory",
+    "HouseholdCase",
     "HouseholdFlag",
+    "HouseholdFlagHistory",
     "LoadAudit",
     "MatchModel",
     "MonitoringList",
+    "MonitoringListHistory",
     "PiiIdentity",
     "Quarantine",
     "RecordLink",
@@ -222,8 +228,43 @@ class HouseholdFlag(Base):
     lead_date: Mapped[dt.date | None] = mapped_column(Date)
 
 
+class HouseholdCase(Base):
+    """One monitoring case of one household at one run date (history kept by ``as_of``).
+
+    Built from the household flags and the county's decisions (source ``county_decisions``):
+    lead -> verifying -> confirmed -> assisting -> eliminated, or not_admitted. A closed case
+    whose household shows a new risk opens the next ``case_no`` as a lead again.
+    """
+
+    __tablename__ = "household_case"
+    as_of: Mapped[dt.date] = mapped_column(Date, primary_key=True)
+    household_no: Mapped[str] = mapped_column(Text, primary_key=True)
+    case_no: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    # lead | verifying | confirmed | assisting | eliminated | not_admitted
+    status: Mapped[str] = mapped_column(String(16), index=True)
+    status_since: Mapped[dt.date] = mapped_column(Date)
+    opened_at: Mapped[dt.date] = mapped_column(Date)
+    reopened: Mapped[bool] = mapped_column(Boolean)
+    decision_due: Mapped[dt.date | None] = mapped_column(Date)
+    overdue: Mapped[bool] = mapped_column(Boolean)
+    confirmed_at: Mapped[dt.date | None] = mapped_column(Date)
+    closed_at: Mapped[dt.date | None] = mapped_column(Date)
+    decided_risk_types: Mapped[str | None] = mapped_column(Text)
+    measures: Mapped[str | None] = mapped_column(Text)  # applied, from county decisions
+    suggested_measures: Mapped[str | None] = mapped_column(Text)
+    working_age_members: Mapped[int] = mapped_column(Integer)
+    # For confirmed and assisting cases: eligible | not_eligible (blockers say why).
+    elimination_check: Mapped[str | None] = mapped_column(String(16))
+    elimination_blockers: Mapped[str | None] = mapped_column(Text)
+    # A county decision the rules contradict (e.g. eliminated without working-age labour).
+    decision_conflict: Mapped[str | None] = mapped_column(Text)
+    on_list: Mapped[bool] = mapped_column(Boolean)  # shown on mart_monitoring_list
+
+
 class MonitoringList(Base):
-    """mart_monitoring_list - grain: one row per flagged household at the latest run date."""
+    """mart_monitoring_list - grain: one row per household at the latest run date that is
+    flagged or has an open case (verifying, confirmed, assisting). Households the county
+    did not admit, or whose risk it eliminated, leave the list until a new risk appears."""
 
     __tablename__ = "mart_monitoring_list"
     household_no: Mapped[str] = mapped_column(Text, primary_key=True)
@@ -241,11 +282,90 @@ class MonitoringList(Base):
     status: Mapped[str] = mapped_column(String(16))
     decision_due: Mapped[dt.date | None] = mapped_column(Date)
     as_of: Mapped[dt.date] = mapped_column(Date)
+    case_no: Mapped[int | None] = mapped_column(Integer)
+    status_since: Mapped[dt.date | None] = mapped_column(Date)
+    overdue: Mapped[bool | None] = mapped_column(Boolean)
+    measures: Mapped[str | None] = mapped_column(Text)
+    suggested_measures: Mapped[str | None] = mapped_column(Text)
+    elimination_check: Mapped[str | None] = mapped_column(String(16))
+    elimination_blockers: Mapped[str | None] = mapped_column(Text)
 
     __table_args__ = (
         Index("ix_monitoring_region", "county", "township", "village"),
         Index("ix_monitoring_grade", "grade"),
+        Index("ix_monitoring_status", "status"),
     )
+
+
+class DimPersonHistory(Base):
+    """dim_person with validity intervals: one row per person and state the warehouse saw.
+
+    ``valid_from``/``valid_to`` are run dates (transaction time): the state held from the
+    run that first saw it until the run that saw it change (``valid_to`` NULL: current).
+    Event dates (a death's ``cancel_date``) stay attributes.
+    """
+
+    __tablename__ = "dim_person_history"
+    person_key: Mapped[str] = mapped_column(String(32), primary_key=True)
+    valid_from: Mapped[dt.date] = mapped_column(Date, primary_key=True)
+    valid_to: Mapped[dt.date | None] = mapped_column(Date, index=True)
+    household_no: Mapped[str] = mapped_column(Text, index=True)
+    relation: Mapped[str | None] = mapped_column(String(16))
+    county: Mapped[str | None] = mapped_column(String(32))
+    township: Mapped[str | None] = mapped_column(Text)
+    village: Mapped[str | None] = mapped_column(Text)
+    status: Mapped[str | None] = mapped_column(String(8))
+    cancel_date: Mapped[dt.date | None] = mapped_column(Date)
+    cancel_reason: Mapped[str | None] = mapped_column(String(8))
+
+
+class DimHouseholdHistory(Base):
+    """dim_household with validity intervals (run dates): head, members and place over time."""
+
+    __tablename__ = "dim_household_history"
+    household_no: Mapped[str] = mapped_column(Text, primary_key=True)
+    valid_from: Mapped[dt.date] = mapped_column(Date, primary_key=True)
+    valid_to: Mapped[dt.date | None] = mapped_column(Date, index=True)
+    county: Mapped[str | None] = mapped_column(String(32))
+    township: Mapped[str | None] = mapped_column(Text)
+    village: Mapped[str | None] = mapped_column(Text)
+    head_person_key: Mapped[str | None] = mapped_column(String(32))
+    members: Mapped[int] = mapped_column(Integer)
+
+
+class HouseholdFlagHistory(Base):
+    """Flags as validity intervals: who was flagged, how, from which run date to which.
+
+    Flagged on date D: ``valid_from <= D AND (valid_to IS NULL OR valid_to > D)``.
+    """
+
+    __tablename__ = "household_flag_history"
+    household_no: Mapped[str] = mapped_column(Text, primary_key=True)
+    valid_from: Mapped[dt.date] = mapped_column(Date, primary_key=True)
+    valid_to: Mapped[dt.date | None] = mapped_column(Date, index=True)
+    object_type: Mapped[str] = mapped_column(String(16))
+    risk_types: Mapped[str] = mapped_column(Text)
+    grade: Mapped[str] = mapped_column(String(8))
+    asset_check: Mapped[str | None] = mapped_column(Text)
+
+
+# mart_monitoring_list_history - grain: one row per household on the list per run date.
+# The list of any past run, as it was published; same columns as the mart.
+MonitoringListHistory = Table(
+    "mart_monitoring_list_history",
+    Base.metadata,
+    *[
+        Column(
+            c.name,
+            c.type,
+            nullable=c.nullable and c.name not in ("as_of", "household_no"),
+        )
+        for c in MonitoringList.__table__.c
+    ],
+    PrimaryKeyConstraint("as_of", "household_no"),
+    Index("ix_monitoring_history_region", "county", "township", "village"),
+    comment="mart_monitoring_list of every run date (grain: run date, household)",
+)
 
 
 class SourceHealth(Base):

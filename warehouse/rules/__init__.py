@@ -14,15 +14,15 @@ from pathlib import Path
 
 import pandas as pd
 import yaml
-from sqlalchemy import Engine, and_, delete, select
+from sqlalchemy import Engine, delete, select
 
 from connectors.spec import load_specs
 from warehouse.db import bulk_insert, read_frame
+from warehouse.intermediate import ensure_views, linked_view
 from warehouse.models import (
     DimHousehold,
     DimPerson,
     HouseholdFlag,
-    RecordLink,
     RiskSignal,
     staging_table,
 )
@@ -104,6 +104,8 @@ class RuleInputs:
     ):
         self.engine = engine
         self.specs = load_specs()
+        if engine is not None:
+            ensure_views(engine)
         self._cache: dict[str, pd.DataFrame] = {}
         for source_id, frame in (frames or {}).items():
             # Columns a test leaves out are there, empty, as in a staged source.
@@ -155,19 +157,8 @@ class RuleInputs:
         if source_id not in self._cache and self.engine is None:
             return self._empty(source_id)
         if source_id not in self._cache:
-            stg = staging_table(self.specs[source_id])
-            own = [c for c in stg.c if c.name != "person_key"]
-            stmt = (
-                select(RecordLink.household_no, RecordLink.person_key, *own)
-                .join(
-                    RecordLink,
-                    and_(
-                        RecordLink.source_id == source_id,
-                        RecordLink.record_key == stg.c.record_key,
-                    ),
-                )
-                .where(RecordLink.household_no.is_not(None))
-            )
+            # The int_ layer: the source's records joined to their linked household.
+            stmt = select(linked_view(self.specs[source_id]))
             with self.engine.connect() as conn:
                 frame = read_frame(conn, stmt)
             for col in self.specs[source_id].columns:
