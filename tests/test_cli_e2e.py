@@ -307,7 +307,15 @@ def test_county_decisions_move_each_case_to_its_planted_status(demo_city, demo_r
     with engine.connect() as conn:
         cases = pd.DataFrame(conn.execute(text("SELECT * FROM household_case")).mappings().all())
         listed = set(conn.execute(select(MonitoringList.household_no)).scalars())
+        to_recheck = set(
+            conn.execute(
+                select(MonitoringList.household_no).where(
+                    MonitoringList.decision_conflict.is_not(None)
+                )
+            ).scalars()
+        )
     engine.dispose()
+    assert to_recheck == set(truth.loc[truth["conflict"], "household_no"])
     assert set(truth["story"]) >= {"lead", "verifying", "confirmed", "assisting", "reopened"}
     got = truth.merge(cases, on="household_no", how="left", suffixes=("_want", ""))
     for column in ("status", "case_no", "elimination_check"):

@@ -74,6 +74,21 @@ def _checks() -> list[tuple[str, str, str]]:
             "SELECT CASE WHEN EXISTS (SELECT 1 FROM mart_monitoring_list) THEN 0 ELSE 1 END",
         ),
         (
+            "mart_monitoring_list: every household has a case of the run",
+            "error",
+            "SELECT COUNT(*) FROM mart_monitoring_list m WHERE NOT EXISTS "
+            "(SELECT 1 FROM household_case c WHERE c.household_no = m.household_no "
+            "AND c.as_of = m.as_of AND c.on_list)",
+        ),
+        (
+            "stg_county_decisions: every decision names a household of the register",
+            "warn",
+            "SELECT COUNT(*) FROM stg_county_decisions s WHERE NOT EXISTS "
+            "(SELECT 1 FROM dim_household h WHERE h.household_no = s.hukou_no) AND NOT EXISTS "
+            "(SELECT 1 FROM record_link l WHERE l.source_id = 'county_decisions' "
+            "AND l.record_key = s.record_key AND l.household_no IS NOT NULL)",
+        ),
+        (
             "mart_source_health: one row per source",
             "error",
             f"SELECT ABS(COUNT(*) - {len(load_specs())}) FROM mart_source_health",

@@ -42,6 +42,8 @@ MART_MEANINGS: dict[str, dict[str, str]] = {
         "suggested_measures": "help measures suggested by risk type and labour (rules YAML)",
         "elimination_check": "confirmed/assisting cases: eligible / not_eligible for 风险消除",
         "elimination_blockers": "the elimination conditions not met, in Chinese",
+        "decision_conflict": "a county decision the rules contradict (e.g. 风险消除 without "
+        "working-age labour): on the list for a second look",
     },
     "mart_monitoring_list_history": {},  # filled below: the list's columns, every run
     "mart_risk_by_region": {

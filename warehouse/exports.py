@@ -44,6 +44,7 @@ LIST_COLUMNS = {
     "suggested_measures": "建议帮扶措施",
     "elimination_check": "风险消除条件",
     "elimination_blockers": "未满足的条件",
+    "decision_conflict": "县级决定需复核",
 }
 # Only households whose home verification has started are posted in the village (公示):
 # an unverified data warning is a lead to check, not something to show the neighbours.

@@ -289,6 +289,7 @@ class MonitoringList(Base):
     suggested_measures: Mapped[str | None] = mapped_column(Text)
     elimination_check: Mapped[str | None] = mapped_column(String(16))
     elimination_blockers: Mapped[str | None] = mapped_column(Text)
+    decision_conflict: Mapped[str | None] = mapped_column(Text)
 
     __table_args__ = (
         Index("ix_monitoring_region", "county", "township", "village"),
