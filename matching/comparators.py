@@ -8,6 +8,7 @@ code and exact agreement is an integer comparison. Fuzzy levels score each disti
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -19,9 +20,18 @@ from rapidfuzz.distance import OSA, Indel, JaroWinkler, Levenshtein
 from rapidfuzz.fuzz import ratio, token_sort_ratio
 
 from matching import normalize as nz
-from matching.settings import Comparison, Level
+from matching.settings import Comparison, Level, LinkSettings
 
-__all__ = ["EXPRESSIONS", "Encoded", "Sides", "comparison_levels", "derive", "level_mask"]
+__all__ = [
+    "EXPRESSIONS",
+    "Encoded",
+    "Sides",
+    "comparison_levels",
+    "derive",
+    "level_mask",
+    "settings_expressions",
+    "with_expressions",
+]
 
 _EXPR_RE = re.compile(r"^(?P<fn>[a-z_0-9]+)\(")
 
@@ -78,7 +88,12 @@ def _parse(expr: str) -> tuple[str | None, list[str]]:
 
 
 def derive(frame: pd.DataFrame, expr: str) -> pd.Series:
-    """Evaluate a column expression; a missing column is all <NA> (the level goes null)."""
+    """Evaluate a column expression; a missing column is all <NA> (the level goes null).
+
+    A column named like the expression holds its precomputed values (see
+    ``with_expressions``)."""
+    if expr in frame.columns:
+        return frame[expr]
     fn_name, args = _parse(expr)
     if fn_name is None:
         if args[0] not in frame.columns:
@@ -88,6 +103,34 @@ def derive(frame: pd.DataFrame, expr: str) -> pd.Series:
     if fn is None:
         raise ValueError(f"unknown expression function {fn_name!r} in {expr!r}")
     return fn(derive(frame, args[0]), *args[1:]).set_axis(frame.index)
+
+
+def settings_expressions(settings: LinkSettings) -> list[str]:
+    """Every derived expression a linkage evaluates (blocking keys, comparisons, levels)."""
+    found: list[str] = [k for rule in settings.blocking_rules for k in rule.keys]
+    for comp in settings.comparisons:
+        found += comp.columns
+        for level in comp.levels:
+            cols = level.columns or comp.columns
+            found += cols
+            found += [level.tf] if level.tf else []
+            for c in cols:
+                if level.kind in ("pinyin", "simplified"):
+                    found.append(f"{'pinyin' if level.kind == 'pinyin' else 'name'}({c})")
+                elif level.kind == "prefix":
+                    found.append(f"substr({c},0,{int(level.threshold or 1)})")
+                elif level.kind in ("day_month_swap", "year_off", "days_within"):
+                    found.append(f"date({c})")
+    return [e for e in dict.fromkeys(found) if _parse(e)[0] is not None]
+
+
+def with_expressions(frame: pd.DataFrame, expressions: list[str]) -> pd.DataFrame:
+    """``frame`` plus one column per derived expression, named by it.
+
+    Deriving a register's expressions (pinyin of a million names, ...) costs seconds; a
+    run that links many sources against one register derives them once this way.
+    """
+    return frame.assign(**{e: derive(frame, e) for e in expressions})
 
 
 @dataclass
@@ -116,6 +159,7 @@ class Sides:
     def __init__(self, left: pd.DataFrame, right: pd.DataFrame) -> None:
         self.left, self.right = left, right
         self._cache: dict[str, Encoded] = {}
+        self._tf: dict[str, tuple[np.ndarray, float]] = {}
 
     def encode(self, expr: str) -> Encoded:
         if expr not in self._cache:
@@ -131,12 +175,16 @@ class Sides:
     def right_tf(self, expr: str) -> tuple[np.ndarray, float]:
         """Term frequency of each code on the right side, and the chance two random right
         rows share a term (the average u of exact agreement on this expression)."""
-        enc = self.encode(expr)
-        r = enc.right[enc.right >= 0]
-        counts = np.bincount(r, minlength=enc.n).astype(np.float64)
-        total = max(counts.sum(), 1.0)
-        tf = counts / total
-        return tf, float((tf**2).sum())
+        if expr not in self._tf:
+            enc = self.encode(expr)
+            r = enc.right[enc.right >= 0]
+            counts = np.bincount(r, minlength=enc.n).astype(np.float64)
+            total = max(counts.sum(), 1.0)
+            tf = counts / total
+            # fsum: exact, so the average does not depend on the order codes were given
+            # in (which depends on the left side); a model's scores must not either.
+            self._tf[expr] = (tf, math.fsum(tf[tf > 0] ** 2))
+        return self._tf[expr]
 
 
 def _plain(s: pd.Series) -> pd.Series:

@@ -149,6 +149,32 @@ class FellegiSunter:
     def probability(weight: np.ndarray) -> np.ndarray:
         return 1.0 / (1.0 + np.exp2(-np.clip(weight, -60, 60)))
 
+    def to_params(self) -> dict:
+        """Exact parameters as plain data (JSON floats round-trip exactly)."""
+        return {
+            "prior": self.prior,
+            "trained_by": self.trained_by,
+            "em_iterations": self.em_iterations,
+            "levels": [[c.name, [lv.name for lv in c.levels]] for c in self.comparisons],
+            "m": [m.tolist() for m in self.m],
+            "u": [u.tolist() for u in self.u],
+        }
+
+    @classmethod
+    def from_params(cls, comparisons: tuple[Comparison, ...], params: dict) -> FellegiSunter:
+        """The model ``to_params`` wrote; the comparisons must be the ones it was trained on."""
+        expected = [[c.name, [lv.name for lv in c.levels]] for c in comparisons]
+        if params["levels"] != expected:
+            raise ValueError("stored parameters belong to other comparisons")
+        return cls(
+            comparisons,
+            m=[np.asarray(m, dtype=np.float64) for m in params["m"]],
+            u=[np.asarray(u, dtype=np.float64) for u in params["u"]],
+            prior=float(params["prior"]),
+            em_iterations=int(params["em_iterations"]),
+            trained_by=str(params["trained_by"]),
+        )
+
     def to_dict(self) -> dict:
         """Readable parameters (for reports): m, u and weight per level."""
         weights = self.level_weights()
