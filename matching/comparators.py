@@ -145,6 +145,18 @@ class Encoded:
     def n(self) -> int:
         return len(self.uniques)
 
+    def date_parts(self) -> tuple[np.ndarray, ...]:
+        """Year, month, day and day number of each distinct value (-1 when not a date)."""
+        if not hasattr(self, "_dates"):
+            d = pd.DatetimeIndex(pd.to_datetime(pd.Series(self.uniques), errors="coerce"))
+            bad = d.isna()
+            days = (d.to_numpy(dtype="datetime64[D]").astype(np.int64)).copy()
+            parts = [d.year.to_numpy(), d.month.to_numpy(), d.day.to_numpy(), days]
+            self._dates = tuple(
+                np.where(bad, -1, np.nan_to_num(p, nan=-1)).astype(np.int64) for p in parts
+            )
+        return self._dates
+
     @property
     def texts(self) -> np.ndarray:
         """The distinct values as str (once), for rapidfuzz."""
@@ -160,6 +172,7 @@ class Sides:
         self.left, self.right = left, right
         self._cache: dict[str, Encoded] = {}
         self._tf: dict[str, tuple[np.ndarray, float]] = {}
+        self.memo: dict[str, dict] = {}  # structures built on the encodings (blocking index)
 
     def encode(self, expr: str) -> Encoded:
         if expr not in self._cache:
@@ -213,6 +226,12 @@ def _pair_codes(enc: Encoded, li: np.ndarray, ri: np.ndarray) -> tuple[np.ndarra
     return enc.left[li], enc.right[ri]
 
 
+def _distinct(key: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(code per element, distinct values): a hash table, not np.unique's sort (O(n))."""
+    codes, uniq = pd.factorize(key)
+    return codes, np.asarray(uniq, dtype=np.int64)
+
+
 def _fuzzy(enc: Encoded, a: np.ndarray, b: np.ndarray, kind: str, threshold: float) -> np.ndarray:
     """Score each distinct (a, b) code combination once with rapidfuzz cpdist."""
     scorer, how = _SCORERS[kind]
@@ -221,7 +240,7 @@ def _fuzzy(enc: Encoded, a: np.ndarray, b: np.ndarray, kind: str, threshold: flo
     if not ok.any():
         return out
     key = a[ok] * np.int64(enc.n) + b[ok]
-    uniq, inv = np.unique(key, return_inverse=True)
+    inv, uniq = _distinct(key)
     ua, ub = enc.texts[uniq // enc.n], enc.texts[uniq % enc.n]
     if how == "le":
         cutoff = int(threshold)
@@ -244,7 +263,7 @@ def _on_distinct_pairs(
     if not ok.any():
         return out
     key = a[ok] * np.int64(enc.n) + b[ok]
-    uniq, inv = np.unique(key, return_inverse=True)
+    inv, uniq = _distinct(key)
     hit = fn(enc.uniques[uniq // enc.n], enc.uniques[uniq % enc.n])
     out[np.flatnonzero(ok)] = np.asarray(hit, dtype=bool)[inv]
     return out
@@ -261,32 +280,16 @@ def _id_15_18(x: np.ndarray, y: np.ndarray) -> np.ndarray:
     return (_id15(x) == _id15(y)).fillna(False).to_numpy(dtype=bool)
 
 
-def _ymd(values: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    d = pd.DatetimeIndex(pd.to_datetime(pd.Series(values), errors="coerce"))
-    return d.year.to_numpy(), d.month.to_numpy(), d.day.to_numpy()
-
-
-def _day_month_swap(x: np.ndarray, y: np.ndarray) -> np.ndarray:
-    (y1, m1, d1), (y2, m2, d2) = _ymd(x), _ymd(y)
-    return (y1 == y2) & (m1 == d2) & (d1 == m2)
-
-
-def _year_off(threshold: float) -> Callable[[np.ndarray, np.ndarray], np.ndarray]:
-    def fn(x: np.ndarray, y: np.ndarray) -> np.ndarray:
-        (y1, m1, d1), (y2, m2, d2) = _ymd(x), _ymd(y)
-        return (m1 == m2) & (d1 == d2) & (np.abs(y1 - y2) <= threshold)
-
-    return fn
-
-
-def _days_within(threshold: float) -> Callable[[np.ndarray, np.ndarray], np.ndarray]:
-    def fn(x: np.ndarray, y: np.ndarray) -> np.ndarray:
-        a = pd.to_datetime(pd.Series(x), errors="coerce")
-        b = pd.to_datetime(pd.Series(y), errors="coerce")
-        days = (a - b).dt.days.abs()
-        return (days <= threshold).fillna(False).to_numpy(dtype=bool)
-
-    return fn
+def _date_level(enc: Encoded, a: np.ndarray, b: np.ndarray, kind: str, thr: float) -> np.ndarray:
+    """Date levels on the codes' year, month, day (parsed once per distinct date)."""
+    y, m, d, days = enc.date_parts()
+    a, b = np.maximum(a, 0), np.maximum(b, 0)
+    ok = (y[a] >= 0) & (y[b] >= 0)
+    if kind == "day_month_swap":
+        return ok & (y[a] == y[b]) & (m[a] == d[b]) & (d[a] == m[b])
+    if kind == "year_off":
+        return ok & (m[a] == m[b]) & (d[a] == d[b]) & (np.abs(y[a] - y[b]) <= thr)
+    return ok & (np.abs(days[a] - days[b]) <= thr)  # days_within
 
 
 def _numeric(kind: str, threshold: float) -> Callable[[np.ndarray, np.ndarray], np.ndarray]:
@@ -330,31 +333,17 @@ def level_mask(sides: Sides, level: Level, columns: tuple[str, ...], li, ri) -> 
             hit = (pa_ == pb_) & (pa_ >= 0)
         elif kind == "id_15_18":
             hit = _on_distinct_pairs(enc, a, b, _id_15_18)
-        elif kind == "day_month_swap":
-            hit = _on_distinct_pairs(
-                sides.encode(f"date({c})"), *_date_codes(sides, c, li, ri), _day_month_swap
-            )
-        elif kind == "year_off":
-            thr = level.threshold if level.threshold is not None else 1
-            hit = _on_distinct_pairs(
-                sides.encode(f"date({c})"), *_date_codes(sides, c, li, ri), _year_off(thr)
-            )
-        elif kind == "days_within":
-            hit = _on_distinct_pairs(
-                sides.encode(f"date({c})"),
-                *_date_codes(sides, c, li, ri),
-                _days_within(float(level.threshold or 0)),
-            )
+        elif kind in ("day_month_swap", "year_off", "days_within"):
+            dates = sides.encode(f"date({c})")
+            da, db = _pair_codes(dates, li, ri)
+            thr = level.threshold if level.threshold is not None else (kind == "year_off")
+            hit = (da >= 0) & (db >= 0) & _date_level(dates, da, db, kind, float(thr))
         elif kind in ("abs_diff", "rel_diff"):
             hit = _on_distinct_pairs(enc, a, b, _numeric(kind, float(level.threshold or 0)))
         else:  # pragma: no cover - LEVEL_KINDS and this function move together
             raise ValueError(f"level kind {kind!r} has no comparator")
         out &= hit
     return out
-
-
-def _date_codes(sides: Sides, c: str, li, ri) -> tuple[np.ndarray, np.ndarray]:
-    return _pair_codes(sides.encode(f"date({c})"), li, ri)
 
 
 def comparison_levels(sides: Sides, comp: Comparison, li, ri) -> np.ndarray:

@@ -57,10 +57,22 @@ def _rule_keys(sides: Sides, rule: BlockingRule) -> tuple[np.ndarray, np.ndarray
         # Combine, then re-number densely so three or more keys never overflow int64.
         bad_l, bad_r = (kl < 0) | (enc.left < 0), (kr < 0) | (enc.right < 0)
         both = np.concatenate([kl * np.int64(enc.n) + enc.left, kr * np.int64(enc.n) + enc.right])
-        _, dense = np.unique(both, return_inverse=True)
+        dense, _ = pd.factorize(both)  # hashing: any numbering will do
         kl, kr = dense[: len(kl)].astype(np.int64), dense[len(kl) :].astype(np.int64)
         kl[bad_l], kr[bad_r] = -1, -1
     return kl, kr
+
+
+def _rule_index(sides: Sides, rule: BlockingRule) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
+    """Keys of both sides, right rows ordered by key, number of keys; once per Sides."""
+    memo = sides.memo.setdefault("blocking", {})
+    if rule.keys not in memo:
+        kl, kr = _rule_keys(sides, rule)
+        order = np.argsort(kr, kind="stable")
+        order = order[kr[order] >= 0]
+        n_keys = int(max(kl.max(initial=-1), kr.max(initial=-1))) + 1
+        memo[rule.keys] = (kl, kr, order, n_keys)
+    return memo[rule.keys]
 
 
 class _Blocker:
@@ -75,10 +87,7 @@ class _Blocker:
     ) -> None:
         self.rules = []
         for rule in rules:
-            kl, kr = _rule_keys(sides, rule)
-            order = np.argsort(kr, kind="stable")
-            order = order[kr[order] >= 0]
-            n_keys = int(max(kl.max(initial=-1), kr.max(initial=-1))) + 1
+            kl, kr, order, n_keys = _rule_index(sides, rule)
             served = kl if rows is None else kl[rows]
             left_count = np.bincount(served[served >= 0], minlength=n_keys)
             right_count = np.bincount(kr[kr >= 0], minlength=n_keys)
