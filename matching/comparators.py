@@ -157,6 +157,14 @@ class Encoded:
             )
         return self._dates
 
+    def id15_codes(self) -> np.ndarray:
+        """Per distinct value: a code of its 15-digit form (old IDs), -1 for no ID length."""
+        if not hasattr(self, "_id15"):
+            self._id15 = pd.factorize(_id15(self.uniques).to_numpy(dtype=object, na_value=None))[
+                0
+            ].astype(np.int64)
+        return self._id15
+
     @property
     def texts(self) -> np.ndarray:
         """The distinct values as str (once), for rapidfuzz."""
@@ -276,10 +284,6 @@ def _id15(values: np.ndarray) -> pd.Series:
     )
 
 
-def _id_15_18(x: np.ndarray, y: np.ndarray) -> np.ndarray:
-    return (_id15(x) == _id15(y)).fillna(False).to_numpy(dtype=bool)
-
-
 def _date_level(enc: Encoded, a: np.ndarray, b: np.ndarray, kind: str, thr: float) -> np.ndarray:
     """Date levels on the codes' year, month, day (parsed once per distinct date)."""
     y, m, d, days = enc.date_parts()
@@ -332,7 +336,9 @@ def level_mask(sides: Sides, level: Level, columns: tuple[str, ...], li, ri) -> 
             pa_, pb_ = _pair_codes(pre, li, ri)
             hit = (pa_ == pb_) & (pa_ >= 0)
         elif kind == "id_15_18":
-            hit = _on_distinct_pairs(enc, a, b, _id_15_18)
+            short = enc.id15_codes()
+            sa, sb = short[np.maximum(a, 0)], short[np.maximum(b, 0)]
+            hit = (a >= 0) & (b >= 0) & (sa == sb) & (sa >= 0)
         elif kind in ("day_month_swap", "year_off", "days_within"):
             dates = sides.encode(f"date({c})")
             da, db = _pair_codes(dates, li, ri)

@@ -142,7 +142,7 @@ class LinkSettings:
     u_sample_pairs: int = 1_000_000
     em_max_iter: int = 50
     em_min_pairs: int = 2_000  # fewer candidate pairs: keep the m values of the settings
-    chunk_rows: int = 200_000  # left rows per chunk (bounds memory)
+    chunk_rows: int = 50_000  # left rows scored per chunk (bounds memory: ~2M pairs)
     # Left rows whose candidate pairs train m (and the prior): a sample is as good as all
     # of a million records for level shares, at a fraction of the comparisons.
     train_rows: int = 50_000
