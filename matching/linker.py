@@ -32,7 +32,7 @@ import pandas as pd
 from sqlalchemy import Engine, delete, select
 
 from connectors.spec import SourceSpec, load_specs
-from matching.comparators import settings_expressions, with_expressions
+from matching.comparators import derive, settings_expressions, with_expressions
 from matching.identity import EXACT_STATUSES
 from matching.model import FellegiSunter
 from matching.probabilistic import link_to_register
@@ -49,9 +49,23 @@ def _unique_name_place(
     records: pd.DataFrame, people: pd.DataFrame, keys: list[str]
 ) -> pd.DataFrame:
     unique = people.dropna(subset=keys).drop_duplicates(keys, keep=False)
-    return records.dropna(subset=keys).merge(
-        unique[[*keys, "person_key", "household_no"]], on=keys, how="inner", suffixes=("_rec", "")
+    stated = [c for c in ("birth_date", "sex") if c in records.columns and c in people.columns]
+    found = records.dropna(subset=keys).merge(
+        unique[[*keys, "person_key", "household_no", *stated]],
+        on=keys,
+        how="inner",
+        suffixes=("_rec", ""),
     )
+    # The only namesake of the village is not the record's person if the record states
+    # another birth date or sex: an outsider, or a typo the probabilistic stage weighs.
+    fits = np.ones(len(found), dtype=bool)
+    for col in stated:
+        expr = f"date({col})" if col == "birth_date" else col
+        mine = derive(found.rename(columns={col: "_p", f"{col}_rec": col}), expr)
+        theirs = derive(found, expr)
+        both = (mine.notna() & theirs.notna()).to_numpy(dtype=bool)
+        fits &= ~(both & mine.ne(theirs).fillna(False).to_numpy(dtype=bool))
+    return found[fits]
 
 
 def _name_place_links(records: pd.DataFrame, persons: pd.DataFrame) -> pd.DataFrame:

@@ -141,6 +141,12 @@ def comparison_matrix(sides: Sides, settings: LinkSettings, li, ri) -> np.ndarra
     gamma = np.zeros((len(li), len(settings.comparisons)), dtype=np.int8)
     for k, comp in enumerate(settings.comparisons):
         gamma[:, k] = comparison_levels(sides, comp, li, ri)
+    index = {c.name: k for k, c in enumerate(settings.comparisons)}
+    for k, comp in enumerate(settings.comparisons):
+        for other, names in comp.neutral_if:
+            o = index[other]
+            levels = [j for j, lv in enumerate(settings.comparisons[o].levels) if lv.name in names]
+            gamma[np.isin(gamma[:, o], levels), k] = 0
     return gamma
 
 

@@ -126,3 +126,40 @@ def test_a_valid_id_ending_000_outside_the_register_is_tried_as_excel_rounded():
     assert out.loc["r1", "person_key"] == persons.loc[0, "person_key"]
     # A valid ID of someone else stays someone else's, whatever the name says.
     assert out.loc["r2", "method"] == "unlinked"
+
+
+def test_the_village_namesake_is_not_taken_when_the_birth_date_says_otherwise():
+    persons = pd.DataFrame(
+        {
+            "person_key": ["p1", "p2"],
+            "household_no": ["h1", "h2"],
+            "name_norm": ["张三", "李四"],
+            "township": ["良山镇", "良山镇"],
+            "village": ["下保村", "下保村"],
+            "birth_date": pd.to_datetime(["1980-05-06", "1975-01-02"]),
+            "sex": ["男", "男"],
+            "status": ["正常", "正常"],
+            "relation": ["户主", "户主"],
+            "id_number": ["360502198005060011", "360502197501020019"],
+        }
+    )
+    records = pd.DataFrame(
+        {
+            "record_key": ["same", "other", "unstated"],
+            "person_key": [None, None, None],
+            "id_status": ["blank"] * 3,
+            "name_norm": ["张三", "张三", "李四"],
+            "township": ["良山镇"] * 3,
+            "village": ["下保村"] * 3,
+            "birth_date": ["1980-05-06", "1999-09-09", None],
+        }
+    )
+    settings = load_settings("department")
+    model = FellegiSunter(settings.comparisons, prior=0.01)
+    out = link_records(
+        records, persons, source_id="s", links_by="head", settings=settings, model=model
+    ).links.set_index("record_key")
+    assert out.loc["same", "method"] == "exact_name_place"
+    assert out.loc["unstated", "method"] == "exact_name_place"
+    assert out.loc["other", "method"] != "exact_name_place"
+    assert pd.isna(out.loc["other", "person_key"])  # not linked to 张三 born 1980
