@@ -89,10 +89,12 @@ class FellegiSunter:
         max_iter: int = 50,
         tol: float = 1e-6,
         fixed: set[int] = frozenset(),
+        fix_prior: bool = False,
     ) -> None:
         """Expectation maximisation of m and the prior with u fixed (as Splink does).
 
-        ``fixed`` lists comparisons whose m stays as it is (e.g. trained from labels).
+        ``fixed`` lists comparisons whose m stays as it is (e.g. trained from labels);
+        ``fix_prior`` keeps the prior as it is.
         """
         rows, counts = pattern_counts(gamma, self.sizes)
         if len(rows) == 0:
@@ -105,7 +107,7 @@ class FellegiSunter:
             logit = np.log(prior) - np.log1p(-prior) + log_m - log_u
             p = 1.0 / (1.0 + np.exp(-np.clip(logit, -60, 60)))
             pw = p * w
-            new_prior = float(np.clip(pw.sum() / w.sum(), _EPS, 1 - _EPS))
+            new_prior = prior if fix_prior else float(np.clip(pw.sum() / w.sum(), _EPS, 1 - _EPS))
             change = abs(new_prior - prior)
             for k, size in enumerate(self.sizes):
                 if k in fixed:

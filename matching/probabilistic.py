@@ -241,7 +241,10 @@ def _train(
             stats["trained_by"] = model.trained_by
             return model, stats
     if len(li) >= settings.em_min_pairs:
-        model.estimate_m_em(gamma, max_iter=settings.em_max_iter)
+        # The prior stays the one-partner-per-record share: left free on candidate pairs
+        # (chosen for agreeing keys) with u from random pairs, EM calls nearly every pair
+        # a match (1M department records: prior 0.9999997, and every pair kept).
+        model.estimate_m_em(gamma, max_iter=settings.em_max_iter, fix_prior=True)
         stats["em_iterations"] = model.em_iterations
     stats["trained_by"] = model.trained_by
     return model, stats
@@ -340,16 +343,19 @@ def link_frames(
         weight = model.match_weight(gamma, _tf_adjustment(sides, settings, gamma, ri))
         prob = model.probability(weight)
         keep = prob >= floor
-        kept.append(
-            pd.DataFrame(
-                {
-                    "left_row": li[keep],
-                    "right_row": ri[keep],
-                    "match_weight": weight[keep],
-                    "match_probability": prob[keep],
-                }
-            )
+        chunk = pd.DataFrame(
+            {
+                "left_row": li[keep],
+                "right_row": ri[keep],
+                "match_weight": weight[keep],
+                "match_probability": prob[keep],
+            }
         )
+        if settings.assignment == "many_to_one":
+            # A row's candidates are all in its chunk: assign here, keep one pair per row.
+            chunk = assign(chunk, "many_to_one")
+            chunk = chunk[chunk["match_probability"] >= settings.review_threshold]
+        kept.append(chunk)
     timings["score_s"] = time.perf_counter() - t0
     pairs = (
         pd.concat(kept, ignore_index=True)
@@ -364,7 +370,8 @@ def link_frames(
         )
     )
     t0 = time.perf_counter()
-    pairs = assign(pairs, settings.assignment)
+    if settings.assignment != "many_to_one":  # many_to_one: done chunk by chunk
+        pairs = assign(pairs, settings.assignment)
     pairs = pairs[pairs["match_probability"] >= settings.review_threshold].reset_index(drop=True)
     timings["assign_s"] = time.perf_counter() - t0
     stats |= {"linked_rows": len(rows), "candidate_pairs": n_pairs, "kept_pairs": len(pairs)}

@@ -163,3 +163,29 @@ def test_the_village_namesake_is_not_taken_when_the_birth_date_says_otherwise():
     assert out.loc["unstated", "method"] == "exact_name_place"
     assert out.loc["other", "method"] != "exact_name_place"
     assert pd.isna(out.loc["other", "person_key"])  # not linked to 张三 born 1980
+
+
+@pytest.mark.parametrize("chunk_rows", [1, 50_000])
+def test_two_equally_good_namesakes_share_the_probability_in_any_chunking(chunk_rows):
+    from dataclasses import replace
+
+    from matching.probabilistic import link_frames
+
+    people = pd.DataFrame(
+        {
+            "name_norm": ["王伟", "王伟", "李娜"],
+            "township": ["良山镇"] * 3,
+            "village": ["下保村"] * 3,
+        }
+    )
+    records = pd.DataFrame(
+        {"name_norm": ["王伟", "李娜"], "township": ["良山镇"] * 2, "village": ["下保村"] * 2}
+    )
+    settings = replace(load_settings("department"), chunk_rows=chunk_rows)
+    model = FellegiSunter(settings.comparisons, prior=0.5)
+    pairs = link_frames(records, people, settings, model).pairs.set_index("left_row")
+    odds = 2.0 ** pairs["match_weight"]
+    # 王伟 has two candidates of equal weight: odds / (1 + both odds), below one half.
+    assert pairs.loc[0, "match_probability"] == pytest.approx(odds[0] / (1 + 2 * odds[0]))
+    assert pairs.loc[0, "match_probability"] < 0.5
+    assert pairs.loc[1, "match_probability"] == pytest.approx(odds[1] / (1 + odds[1]))
