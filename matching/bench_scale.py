@@ -633,18 +633,21 @@ def _markdown(result: dict) -> str:
             "",
             f"Warm run links identical to the cold run: {pipe['warm_links_identical']}. "
             f"Register preparation (person keys, names; done by ingest in the pipeline): "
-            f"{pipe['register_s']} s.",
+            f"{pipe['register_s']} s; the register's derived keys, once per run for all "
+            f"sources (`with_expressions`): {pipe['register_index_s']} s. Normalising the "
+            "records (identity, names) is ingest's work, listed apart from linking.",
             "",
-            "By corruption (pipeline, warm): records, precision, recall, F1, review",
+            "By subset (pipeline, warm). _indistinguishable_: records without a full ID whose "
+            "every stated value also fits a register person other than the true one.",
             "",
-            "| subset | records | precision | recall | F1 | review |",
-            "|---|---|---|---|---|---|",
+            "| subset | records | precision | recall | F1 | false links | missed | review |",
+            "|---|---|---|---|---|---|---|---|",
         ]
         for name, m in pipe["runs"]["warm"]["quality"].items():
             if isinstance(m, dict) and "f1" in m:
                 lines.append(
                     f"| {name} | {m['records']:,} | {m['precision']:.4f} | {m['recall']:.4f} | "
-                    f"{m['f1']:.4f} | {m['review']:,} |"
+                    f"{m['f1']:.4f} | {m['fp']:,} | {m['fn']:,} | {m['review']:,} |"
                 )
     return "\n".join(lines) + "\n"
 
