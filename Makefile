@@ -10,7 +10,7 @@ AS_OF ?= 2026-11-30
 WAREHOUSE ?= sqlite:///var/warehouse.db
 
 .DEFAULT_GOAL := help
-.PHONY: help run test lint format bench bench-match report-screenshot docs lock clean
+.PHONY: help run test lint format bench bench-match bench-scale report-screenshot docs lock clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN{FS=":.*## "}{printf "  make %-10s %s\n",$$1,$$2}'
@@ -41,6 +41,9 @@ bench: $(STAMP) ## benchmarks; results written to var/bench/
 
 bench-match: $(STAMP) ## linkage benchmark: demo city + FEBRL4 vs Splink; var/bench/match.{json,md}
 	$(BIN)/python -m matching.bench_match --out var/bench
+
+bench-scale: $(STAMP) ## linkage at scale: 1M records vs 1.2M persons (~5 min); var/bench/match_scale.{json,md}
+	$(BIN)/python -m matching.bench_scale --out var/bench
 
 report-screenshot: ## render a department feedback page with headless Chromium to var/reports/feedback.png
 	command -v chromium >/dev/null || { apt-get update -qq && \

@@ -8,6 +8,7 @@ code and exact agreement is an integer comparison. Fuzzy levels score each disti
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -19,9 +20,18 @@ from rapidfuzz.distance import OSA, Indel, JaroWinkler, Levenshtein
 from rapidfuzz.fuzz import ratio, token_sort_ratio
 
 from matching import normalize as nz
-from matching.settings import Comparison, Level
+from matching.settings import Comparison, Level, LinkSettings
 
-__all__ = ["EXPRESSIONS", "Encoded", "Sides", "comparison_levels", "derive", "level_mask"]
+__all__ = [
+    "EXPRESSIONS",
+    "Encoded",
+    "Sides",
+    "comparison_levels",
+    "derive",
+    "level_mask",
+    "settings_expressions",
+    "with_expressions",
+]
 
 _EXPR_RE = re.compile(r"^(?P<fn>[a-z_0-9]+)\(")
 
@@ -78,7 +88,12 @@ def _parse(expr: str) -> tuple[str | None, list[str]]:
 
 
 def derive(frame: pd.DataFrame, expr: str) -> pd.Series:
-    """Evaluate a column expression; a missing column is all <NA> (the level goes null)."""
+    """Evaluate a column expression; a missing column is all <NA> (the level goes null).
+
+    A column named like the expression holds its precomputed values (see
+    ``with_expressions``)."""
+    if expr in frame.columns:
+        return frame[expr]
     fn_name, args = _parse(expr)
     if fn_name is None:
         if args[0] not in frame.columns:
@@ -88,6 +103,34 @@ def derive(frame: pd.DataFrame, expr: str) -> pd.Series:
     if fn is None:
         raise ValueError(f"unknown expression function {fn_name!r} in {expr!r}")
     return fn(derive(frame, args[0]), *args[1:]).set_axis(frame.index)
+
+
+def settings_expressions(settings: LinkSettings) -> list[str]:
+    """Every derived expression a linkage evaluates (blocking keys, comparisons, levels)."""
+    found: list[str] = [k for rule in settings.blocking_rules for k in rule.keys]
+    for comp in settings.comparisons:
+        found += comp.columns
+        for level in comp.levels:
+            cols = level.columns or comp.columns
+            found += cols
+            found += [level.tf] if level.tf else []
+            for c in cols:
+                if level.kind in ("pinyin", "simplified"):
+                    found.append(f"{'pinyin' if level.kind == 'pinyin' else 'name'}({c})")
+                elif level.kind == "prefix":
+                    found.append(f"substr({c},0,{int(level.threshold or 1)})")
+                elif level.kind in ("day_month_swap", "year_off", "days_within"):
+                    found.append(f"date({c})")
+    return [e for e in dict.fromkeys(found) if _parse(e)[0] is not None]
+
+
+def with_expressions(frame: pd.DataFrame, expressions: list[str]) -> pd.DataFrame:
+    """``frame`` plus one column per derived expression, named by it.
+
+    Deriving a register's expressions (pinyin of a million names, ...) costs seconds; a
+    run that links many sources against one register derives them once this way.
+    """
+    return frame.assign(**{e: derive(frame, e) for e in expressions})
 
 
 @dataclass
@@ -101,6 +144,26 @@ class Encoded:
     @property
     def n(self) -> int:
         return len(self.uniques)
+
+    def date_parts(self) -> tuple[np.ndarray, ...]:
+        """Year, month, day and day number of each distinct value (-1 when not a date)."""
+        if not hasattr(self, "_dates"):
+            d = pd.DatetimeIndex(pd.to_datetime(pd.Series(self.uniques), errors="coerce"))
+            bad = d.isna()
+            days = (d.to_numpy(dtype="datetime64[D]").astype(np.int64)).copy()
+            parts = [d.year.to_numpy(), d.month.to_numpy(), d.day.to_numpy(), days]
+            self._dates = tuple(
+                np.where(bad, -1, np.nan_to_num(p, nan=-1)).astype(np.int64) for p in parts
+            )
+        return self._dates
+
+    def id15_codes(self) -> np.ndarray:
+        """Per distinct value: a code of its 15-digit form (old IDs), -1 for no ID length."""
+        if not hasattr(self, "_id15"):
+            self._id15 = pd.factorize(_id15(self.uniques).to_numpy(dtype=object, na_value=None))[
+                0
+            ].astype(np.int64)
+        return self._id15
 
     @property
     def texts(self) -> np.ndarray:
@@ -116,6 +179,8 @@ class Sides:
     def __init__(self, left: pd.DataFrame, right: pd.DataFrame) -> None:
         self.left, self.right = left, right
         self._cache: dict[str, Encoded] = {}
+        self._tf: dict[str, tuple[np.ndarray, float]] = {}
+        self.memo: dict[str, dict] = {}  # structures built on the encodings (blocking index)
 
     def encode(self, expr: str) -> Encoded:
         if expr not in self._cache:
@@ -131,12 +196,16 @@ class Sides:
     def right_tf(self, expr: str) -> tuple[np.ndarray, float]:
         """Term frequency of each code on the right side, and the chance two random right
         rows share a term (the average u of exact agreement on this expression)."""
-        enc = self.encode(expr)
-        r = enc.right[enc.right >= 0]
-        counts = np.bincount(r, minlength=enc.n).astype(np.float64)
-        total = max(counts.sum(), 1.0)
-        tf = counts / total
-        return tf, float((tf**2).sum())
+        if expr not in self._tf:
+            enc = self.encode(expr)
+            r = enc.right[enc.right >= 0]
+            counts = np.bincount(r, minlength=enc.n).astype(np.float64)
+            total = max(counts.sum(), 1.0)
+            tf = counts / total
+            # fsum: exact, so the average does not depend on the order codes were given
+            # in (which depends on the left side); a model's scores must not either.
+            self._tf[expr] = (tf, math.fsum(tf[tf > 0] ** 2))
+        return self._tf[expr]
 
 
 def _plain(s: pd.Series) -> pd.Series:
@@ -165,6 +234,12 @@ def _pair_codes(enc: Encoded, li: np.ndarray, ri: np.ndarray) -> tuple[np.ndarra
     return enc.left[li], enc.right[ri]
 
 
+def _distinct(key: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(code per element, distinct values): a hash table, not np.unique's sort (O(n))."""
+    codes, uniq = pd.factorize(key)
+    return codes, np.asarray(uniq, dtype=np.int64)
+
+
 def _fuzzy(enc: Encoded, a: np.ndarray, b: np.ndarray, kind: str, threshold: float) -> np.ndarray:
     """Score each distinct (a, b) code combination once with rapidfuzz cpdist."""
     scorer, how = _SCORERS[kind]
@@ -173,7 +248,7 @@ def _fuzzy(enc: Encoded, a: np.ndarray, b: np.ndarray, kind: str, threshold: flo
     if not ok.any():
         return out
     key = a[ok] * np.int64(enc.n) + b[ok]
-    uniq, inv = np.unique(key, return_inverse=True)
+    inv, uniq = _distinct(key)
     ua, ub = enc.texts[uniq // enc.n], enc.texts[uniq % enc.n]
     if how == "le":
         cutoff = int(threshold)
@@ -196,7 +271,7 @@ def _on_distinct_pairs(
     if not ok.any():
         return out
     key = a[ok] * np.int64(enc.n) + b[ok]
-    uniq, inv = np.unique(key, return_inverse=True)
+    inv, uniq = _distinct(key)
     hit = fn(enc.uniques[uniq // enc.n], enc.uniques[uniq % enc.n])
     out[np.flatnonzero(ok)] = np.asarray(hit, dtype=bool)[inv]
     return out
@@ -209,36 +284,16 @@ def _id15(values: np.ndarray) -> pd.Series:
     )
 
 
-def _id_15_18(x: np.ndarray, y: np.ndarray) -> np.ndarray:
-    return (_id15(x) == _id15(y)).fillna(False).to_numpy(dtype=bool)
-
-
-def _ymd(values: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    d = pd.DatetimeIndex(pd.to_datetime(pd.Series(values), errors="coerce"))
-    return d.year.to_numpy(), d.month.to_numpy(), d.day.to_numpy()
-
-
-def _day_month_swap(x: np.ndarray, y: np.ndarray) -> np.ndarray:
-    (y1, m1, d1), (y2, m2, d2) = _ymd(x), _ymd(y)
-    return (y1 == y2) & (m1 == d2) & (d1 == m2)
-
-
-def _year_off(threshold: float) -> Callable[[np.ndarray, np.ndarray], np.ndarray]:
-    def fn(x: np.ndarray, y: np.ndarray) -> np.ndarray:
-        (y1, m1, d1), (y2, m2, d2) = _ymd(x), _ymd(y)
-        return (m1 == m2) & (d1 == d2) & (np.abs(y1 - y2) <= threshold)
-
-    return fn
-
-
-def _days_within(threshold: float) -> Callable[[np.ndarray, np.ndarray], np.ndarray]:
-    def fn(x: np.ndarray, y: np.ndarray) -> np.ndarray:
-        a = pd.to_datetime(pd.Series(x), errors="coerce")
-        b = pd.to_datetime(pd.Series(y), errors="coerce")
-        days = (a - b).dt.days.abs()
-        return (days <= threshold).fillna(False).to_numpy(dtype=bool)
-
-    return fn
+def _date_level(enc: Encoded, a: np.ndarray, b: np.ndarray, kind: str, thr: float) -> np.ndarray:
+    """Date levels on the codes' year, month, day (parsed once per distinct date)."""
+    y, m, d, days = enc.date_parts()
+    a, b = np.maximum(a, 0), np.maximum(b, 0)
+    ok = (y[a] >= 0) & (y[b] >= 0)
+    if kind == "day_month_swap":
+        return ok & (y[a] == y[b]) & (m[a] == d[b]) & (d[a] == m[b])
+    if kind == "year_off":
+        return ok & (m[a] == m[b]) & (d[a] == d[b]) & (np.abs(y[a] - y[b]) <= thr)
+    return ok & (np.abs(days[a] - days[b]) <= thr)  # days_within
 
 
 def _numeric(kind: str, threshold: float) -> Callable[[np.ndarray, np.ndarray], np.ndarray]:
@@ -281,32 +336,20 @@ def level_mask(sides: Sides, level: Level, columns: tuple[str, ...], li, ri) -> 
             pa_, pb_ = _pair_codes(pre, li, ri)
             hit = (pa_ == pb_) & (pa_ >= 0)
         elif kind == "id_15_18":
-            hit = _on_distinct_pairs(enc, a, b, _id_15_18)
-        elif kind == "day_month_swap":
-            hit = _on_distinct_pairs(
-                sides.encode(f"date({c})"), *_date_codes(sides, c, li, ri), _day_month_swap
-            )
-        elif kind == "year_off":
-            thr = level.threshold if level.threshold is not None else 1
-            hit = _on_distinct_pairs(
-                sides.encode(f"date({c})"), *_date_codes(sides, c, li, ri), _year_off(thr)
-            )
-        elif kind == "days_within":
-            hit = _on_distinct_pairs(
-                sides.encode(f"date({c})"),
-                *_date_codes(sides, c, li, ri),
-                _days_within(float(level.threshold or 0)),
-            )
+            short = enc.id15_codes()
+            sa, sb = short[np.maximum(a, 0)], short[np.maximum(b, 0)]
+            hit = (a >= 0) & (b >= 0) & (sa == sb) & (sa >= 0)
+        elif kind in ("day_month_swap", "year_off", "days_within"):
+            dates = sides.encode(f"date({c})")
+            da, db = _pair_codes(dates, li, ri)
+            thr = level.threshold if level.threshold is not None else (kind == "year_off")
+            hit = (da >= 0) & (db >= 0) & _date_level(dates, da, db, kind, float(thr))
         elif kind in ("abs_diff", "rel_diff"):
             hit = _on_distinct_pairs(enc, a, b, _numeric(kind, float(level.threshold or 0)))
         else:  # pragma: no cover - LEVEL_KINDS and this function move together
             raise ValueError(f"level kind {kind!r} has no comparator")
         out &= hit
     return out
-
-
-def _date_codes(sides: Sides, c: str, li, ri) -> tuple[np.ndarray, np.ndarray]:
-    return _pair_codes(sides.encode(f"date({c})"), li, ri)
 
 
 def comparison_levels(sides: Sides, comp: Comparison, li, ri) -> np.ndarray:

@@ -2,7 +2,9 @@
 
 Order of evidence, strongest first:
 1. ``exact_id``: the record's trusted ID (valid or repaired 15-digit) is a person of the
-   register -> that person and their household (probability 1.0).
+   register -> that person and their household (probability 1.0). A valid ID of nobody in
+   the register is someone else's, unless it ends in 000 (Excel's rounding can leave a
+   fitting check character): that one goes on like any Excel-mangled ID.
 2. ``exact_name_place``: household-grain records without a trusted ID whose normalised head
    name is unique among the active persons of the stated village (and township).
 3. ``probabilistic``: a Fellegi-Sunter model (matching.probabilistic) over the rest, within
@@ -11,38 +13,65 @@ Order of evidence, strongest first:
    decision links the record (``review_confirmed``), a rejected one is never proposed again.
 4. everything else stays ``unlinked``.
 
+The probabilistic model of a source is trained on all its records, its exact-ID links
+serving as labelled matches (ID digits hidden), stored in ``match_model`` and reused by
+later runs while the settings and the register size hold (``matching.model_store``).
+
 ``record_link`` is recomputed each run and only the changes are written, so a rerun with
 nothing new writes nothing.
 """
 
 from __future__ import annotations
 
+import logging
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
 import pandas as pd
 from sqlalchemy import Engine, delete, select
 
 from connectors.spec import SourceSpec, load_specs
+from matching.comparators import derive, settings_expressions, with_expressions
 from matching.identity import EXACT_STATUSES
+from matching.model import FellegiSunter
+from matching.probabilistic import link_to_register
+from matching.settings import LinkSettings, load_settings
 from warehouse.db import bulk_insert, read_frame
 from warehouse.models import DimPerson, MatchReview, PiiIdentity, RecordLink, staging_table
 
-__all__ = ["link_all", "link_source", "register_persons"]
+__all__ = ["SourceLinks", "link_all", "link_records", "link_source", "register_persons"]
+
+log = logging.getLogger(__name__)
 
 
 def _unique_name_place(
     records: pd.DataFrame, people: pd.DataFrame, keys: list[str]
 ) -> pd.DataFrame:
     unique = people.dropna(subset=keys).drop_duplicates(keys, keep=False)
-    return records.dropna(subset=keys).merge(
-        unique[[*keys, "person_key", "household_no"]], on=keys, how="inner", suffixes=("_rec", "")
+    stated = [c for c in ("birth_date", "sex") if c in records.columns and c in people.columns]
+    found = records.dropna(subset=keys).merge(
+        unique[[*keys, "person_key", "household_no", *stated]],
+        on=keys,
+        how="inner",
+        suffixes=("_rec", ""),
     )
+    # The only namesake of the village is not the record's person if the record states
+    # another birth date or sex: an outsider, or a typo the probabilistic stage weighs.
+    fits = np.ones(len(found), dtype=bool)
+    for col in stated:
+        expr = f"date({col})" if col == "birth_date" else col
+        mine = derive(found.rename(columns={col: "_p", f"{col}_rec": col}), expr)
+        theirs = derive(found, expr)
+        both = (mine.notna() & theirs.notna()).to_numpy(dtype=bool)
+        fits &= ~(both & mine.ne(theirs).fillna(False).to_numpy(dtype=bool))
+    return found[fits]
 
 
-def _name_place_links(
-    records: pd.DataFrame, persons: pd.DataFrame, spec: SourceSpec
-) -> pd.DataFrame:
+def _name_place_links(records: pd.DataFrame, persons: pd.DataFrame) -> pd.DataFrame:
     """Records whose name is unique in their village: the head first, then any member."""
-    keys = ["name_norm", *[c for c in ("township", "village") if spec.has(c)]]
-    if "village" not in keys or spec.links_by not in ("head", "name_place"):
+    keys = ["name_norm", *[c for c in ("township", "village") if c in records.columns]]
+    if "village" not in keys:
         return records.iloc[0:0]
     active = persons[persons["status"].fillna("正常") != "注销"]
     by_head = _unique_name_place(records, active[active["relation"].eq("户主")], keys)
@@ -65,25 +94,52 @@ def _identity_numbers(engine: Engine, person_keys: pd.Series) -> pd.DataFrame:
     return pd.DataFrame(found, columns=["person_key", "id_number"])
 
 
-def link_source(
-    engine: Engine, spec: SourceSpec, persons: pd.DataFrame, decisions: pd.DataFrame | None = None
-) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """(record_link rows, review candidates) for one source."""
-    stg = staging_table(spec)
-    extra = [c for c in ("township", "village", "birth_date", "sex") if spec.has(c)]
-    cols = [stg.c.record_key, stg.c.person_key, stg.c.id_status, stg.c.name_norm]
-    cols += [stg.c[c] for c in extra]
-    with engine.connect() as conn:
-        records = read_frame(conn, select(*cols))
+# Excel keeps 15 significant digits: the last three become "000". One such ID in eleven
+# still has a fitting check character and passes as valid.
+_EXCEL_TAIL = "000"
+
+
+@dataclass
+class SourceLinks:
+    """What linking one source produced: links, review candidates, the model, timings."""
+
+    links: pd.DataFrame
+    review: pd.DataFrame
+    model: FellegiSunter | None = None
+    trained: bool = False
+    stats: dict = field(default_factory=dict)
+
+
+def link_records(
+    records: pd.DataFrame,
+    persons: pd.DataFrame,
+    *,
+    source_id: str,
+    links_by: str,
+    decisions: pd.DataFrame | None = None,
+    settings: LinkSettings | None = None,
+    model: FellegiSunter | None = None,
+) -> SourceLinks:
+    """Link one source's records to the register: exact ID, name in village, probabilistic.
+
+    ``records``: record_key, person_key, id_status, name_norm, the source's place and person
+    columns (township, village, birth_date, sex) and optionally id_number (the digits of
+    untrusted IDs; other values are not used). ``model``: a trained model to reuse; without
+    one the model is trained on this source (see ``probabilistic.train_model``).
+    """
+    settings = settings or load_settings("department")
+    stats: dict = {"records": len(records)}
     if records.empty:
-        return pd.DataFrame(columns=[c.name for c in RecordLink.__table__.c]), _NO_REVIEW
+        empty = pd.DataFrame(columns=[c.name for c in RecordLink.__table__.c])
+        return SourceLinks(empty, _NO_REVIEW, model, stats=stats)
+    t0 = time.perf_counter()
     # Joins, not isin/map against the register: those are slow on Arrow-backed strings.
     records = records.merge(persons[["person_key", "household_no"]], on="person_key", how="left")
-    exact_id = records["id_status"].isin(EXACT_STATUSES)
-    trusted = exact_id & records["household_no"].notna()
+    exact_id = records["id_status"].isin(EXACT_STATUSES).to_numpy()
+    trusted = exact_id & records["household_no"].notna().to_numpy()
     out = pd.DataFrame(
         {
-            "source_id": spec.source_id,
+            "source_id": source_id,
             "record_key": records["record_key"],
             "person_key": records["person_key"].where(trusted),
             "household_no": records["household_no"].where(trusted),
@@ -93,17 +149,107 @@ def link_source(
     )
     out.loc[trusted, "method"] = "exact_id"
     out.loc[trusted, "match_probability"] = 1.0
-    # Name linking is for records without a trusted ID: a valid ID that is not in the
-    # register belongs to someone else, whatever the name says.
-    rest = records.loc[~exact_id].drop(columns="household_no")
-    if len(rest):
-        named = _name_place_links(rest, persons, spec)
-        _apply(out, named, "exact_name_place")
+    if "id_number" not in records.columns:
+        records["id_number"] = pd.Series(pd.NA, index=records.index, dtype="string")
+    # A valid ID that is not in the register belongs to someone else, whatever the name
+    # says; except one ending in 000, which may be Excel's rounding of a register ID: its
+    # first 15 digits go on to the probabilistic stage like any mangled ID.
+    digits = records["id_number"].astype("string")
+    excel = exact_id & ~trusted & digits.str.endswith(_EXCEL_TAIL).fillna(False).to_numpy()
+    records.loc[excel, "id_number"] = digits[excel].str.slice(0, 15)
+    candidates = ~exact_id | excel
+    stats["exact_s"] = round(time.perf_counter() - t0, 3)
+    stats["exact_id"] = int(trusted.sum())
+
+    t0 = time.perf_counter()
+    rest = records.loc[candidates].drop(columns="household_no")
+    if len(rest) and links_by in ("head", "name_place"):
+        _apply(out, _name_place_links(rest, persons), "exact_name_place")
+    stats["name_place_s"] = round(time.perf_counter() - t0, 3)
+    stats["exact_name_place"] = int(out["method"].eq("exact_name_place").sum())
+
     review = _NO_REVIEW
-    unlinked = records[out["method"].eq("unlinked").to_numpy() & ~exact_id.to_numpy()]
-    if len(unlinked):
-        review = _probabilistic(engine, spec, out, unlinked, persons, decisions)
-    return out, review
+    unlinked = out["method"].eq("unlinked").to_numpy() & candidates
+    stats["to_probabilistic"] = int(unlinked.sum())
+    trained = False
+    if unlinked.any():
+        t0 = time.perf_counter()
+        if model is None:
+            # Train on the whole source (exact-ID links are labelled matches), link the rest.
+            frame, link, trained = _training_frame(records, trusted), unlinked, True
+        else:
+            frame, link = records[unlinked].drop(columns="person_key"), None
+        found, result = link_to_register(
+            frame.drop(columns="household_no"), persons, settings, model, link, "person_key"
+        )
+        model = result.model
+        review = _decide(source_id, out, found, decisions)
+        stats["probabilistic_s"] = round(time.perf_counter() - t0, 3)
+        stats["probabilistic"] = result.stats
+    return SourceLinks(out, review, model, trained, stats)
+
+
+def _training_frame(records: pd.DataFrame, trusted: np.ndarray) -> pd.DataFrame:
+    """All the source's records, exact-ID links labelled by their person (``person_key``).
+
+    Their ID digits are hidden, so the labelled pairs teach how names, dates and places of
+    true matches agree without the ID that made them matches; untrusted IDs keep theirs.
+    """
+    frame = records.copy()
+    frame["person_key"] = frame["person_key"].where(trusted)
+    frame["id_number"] = frame["id_number"].where(~trusted)
+    return frame
+
+
+def link_source(
+    engine: Engine,
+    spec: SourceSpec,
+    persons: pd.DataFrame,
+    decisions: pd.DataFrame | None = None,
+    *,
+    retrain: bool = False,
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(record_link rows, review candidates) for one source; its model is stored and reused."""
+    from matching.model_store import load_model, save_model
+
+    stg = staging_table(spec)
+    extra = [c for c in ("township", "village", "birth_date", "sex") if spec.has(c)]
+    cols = [stg.c.record_key, stg.c.person_key, stg.c.id_status, stg.c.name_norm]
+    cols += [stg.c[c] for c in extra]
+    with engine.connect() as conn:
+        records = read_frame(conn, select(*cols))
+    if records.empty:
+        return pd.DataFrame(columns=[c.name for c in RecordLink.__table__.c]), _NO_REVIEW
+    # The digits of IDs the exact stage cannot use, from the restricted table: untrusted
+    # ones, and valid ones of no register person (an Excel-rounded ID may be one of them).
+    register = persons[["person_key"]].dropna().drop_duplicates()
+    known = records[["person_key"]].merge(register, on="person_key", how="left", indicator=True)
+    wanted = ~records["id_status"].isin(EXACT_STATUSES) | known["_merge"].eq("left_only")
+    records = records.merge(
+        _identity_numbers(engine, records.loc[wanted, "person_key"]), on="person_key", how="left"
+    )
+    settings = load_settings("department")
+    model = None if retrain else load_model(engine, spec.source_id, settings, len(persons))
+    result = link_records(
+        records,
+        persons,
+        source_id=spec.source_id,
+        links_by=spec.links_by,
+        decisions=decisions,
+        settings=settings,
+        model=model,
+    )
+    if result.trained and result.model is not None:
+        save_model(
+            engine,
+            spec.source_id,
+            settings,
+            result.model,
+            training_records=int(result.stats.get("probabilistic", {}).get("training_records", 0)),
+            register_persons=len(persons),
+        )
+    log.info("linked %s: %s", spec.source_id, result.stats)
+    return result.links, result.review
 
 
 _NO_REVIEW = pd.DataFrame(
@@ -128,34 +274,22 @@ def _apply(
     out.loc[hit, "method"] = method
 
 
-def _probabilistic(
-    engine: Engine,
-    spec: SourceSpec,
+def _decide(
+    source_id: str,
     out: pd.DataFrame,
-    unlinked: pd.DataFrame,
-    persons: pd.DataFrame,
+    found: pd.DataFrame,
     decisions: pd.DataFrame | None,
 ) -> pd.DataFrame:
-    """Fellegi-Sunter linking of the still-unlinked records; returns the review candidates."""
-    from matching.probabilistic import link_probabilistic
-
-    # Untrusted IDs (check digit, Excel-mangled) keep their digits in the restricted table.
-    records = (
-        unlinked.drop(columns="household_no")
-        .merge(_identity_numbers(engine, unlinked["person_key"]), on="person_key", how="left")
-        .drop(columns="person_key")
-    )
-    found = link_probabilistic(records, persons)
+    """Apply reviewers' decisions and the thresholds to the candidates; the review queue."""
     if found.empty:
         return _NO_REVIEW
     if decisions is not None and len(decisions):
-        mine = decisions[decisions["source_id"] == spec.source_id]
+        mine = decisions[decisions["source_id"] == source_id]
         found = found.merge(
             mine[["record_key", "person_key", "status"]],
             on=["record_key", "person_key"],
             how="left",
         )
-        confirmed = found["status"].eq("confirmed")
         found = found[~found["status"].eq("rejected")]  # a person said no: never again
         confirmed = found["status"].eq("confirmed")
         _apply(out, found[confirmed], "review_confirmed", found.loc[confirmed, "match_probability"])
@@ -168,7 +302,7 @@ def _probabilistic(
     out.loc[
         out["record_key"].isin(set(review["record_key"])) & out["method"].eq("unlinked"), "method"
     ] = "review"
-    return review.assign(source_id=spec.source_id)[_NO_REVIEW.columns]
+    return review.assign(source_id=source_id)[_NO_REVIEW.columns]
 
 
 def register_persons(engine: Engine) -> pd.DataFrame:
@@ -191,15 +325,22 @@ def register_persons(engine: Engine) -> pd.DataFrame:
         )
 
 
-def link_all(engine: Engine) -> pd.DataFrame:
-    """Link every source and store the changes in record_link; counts by source and method."""
-    persons = register_persons(engine)
+def link_all(engine: Engine, *, retrain: bool = False) -> pd.DataFrame:
+    """Link every source and store the changes in record_link; counts by source and method.
+
+    Each source's trained model is reused from ``match_model`` while its settings and the
+    register size hold (see ``matching.model_store``); ``retrain`` trains them all afresh.
+    """
+    # The register's derived keys (pinyin, ID parts, ...) once for every source.
+    persons = with_expressions(
+        register_persons(engine), settings_expressions(load_settings("department"))
+    )
     with engine.connect() as conn:
         decisions = read_frame(conn, select(MatchReview).where(MatchReview.status != "pending"))
     counts, reviews = [], []
     # One source at a time: memory is bounded by the largest source, not the whole city.
     for spec in load_specs().values():
-        links, review = link_source(engine, spec, persons, decisions)
+        links, review = link_source(engine, spec, persons, decisions, retrain=retrain)
         _store_changes(engine, spec.source_id, links)
         if len(links):
             counts.append(links.groupby(["source_id", "method"]).size())

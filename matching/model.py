@@ -89,10 +89,12 @@ class FellegiSunter:
         max_iter: int = 50,
         tol: float = 1e-6,
         fixed: set[int] = frozenset(),
+        fix_prior: bool = False,
     ) -> None:
         """Expectation maximisation of m and the prior with u fixed (as Splink does).
 
-        ``fixed`` lists comparisons whose m stays as it is (e.g. trained from labels).
+        ``fixed`` lists comparisons whose m stays as it is (e.g. trained from labels);
+        ``fix_prior`` keeps the prior as it is.
         """
         rows, counts = pattern_counts(gamma, self.sizes)
         if len(rows) == 0:
@@ -105,7 +107,7 @@ class FellegiSunter:
             logit = np.log(prior) - np.log1p(-prior) + log_m - log_u
             p = 1.0 / (1.0 + np.exp(-np.clip(logit, -60, 60)))
             pw = p * w
-            new_prior = float(np.clip(pw.sum() / w.sum(), _EPS, 1 - _EPS))
+            new_prior = prior if fix_prior else float(np.clip(pw.sum() / w.sum(), _EPS, 1 - _EPS))
             change = abs(new_prior - prior)
             for k, size in enumerate(self.sizes):
                 if k in fixed:
@@ -148,6 +150,32 @@ class FellegiSunter:
     @staticmethod
     def probability(weight: np.ndarray) -> np.ndarray:
         return 1.0 / (1.0 + np.exp2(-np.clip(weight, -60, 60)))
+
+    def to_params(self) -> dict:
+        """Exact parameters as plain data (JSON floats round-trip exactly)."""
+        return {
+            "prior": self.prior,
+            "trained_by": self.trained_by,
+            "em_iterations": self.em_iterations,
+            "levels": [[c.name, [lv.name for lv in c.levels]] for c in self.comparisons],
+            "m": [m.tolist() for m in self.m],
+            "u": [u.tolist() for u in self.u],
+        }
+
+    @classmethod
+    def from_params(cls, comparisons: tuple[Comparison, ...], params: dict) -> FellegiSunter:
+        """The model ``to_params`` wrote; the comparisons must be the ones it was trained on."""
+        expected = [[c.name, [lv.name for lv in c.levels]] for c in comparisons]
+        if params["levels"] != expected:
+            raise ValueError("stored parameters belong to other comparisons")
+        return cls(
+            comparisons,
+            m=[np.asarray(m, dtype=np.float64) for m in params["m"]],
+            u=[np.asarray(u, dtype=np.float64) for u in params["u"]],
+            prior=float(params["prior"]),
+            em_iterations=int(params["em_iterations"]),
+            trained_by=str(params["trained_by"]),
+        )
 
     def to_dict(self) -> dict:
         """Readable parameters (for reports): m, u and weight per level."""

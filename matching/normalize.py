@@ -488,24 +488,30 @@ def sex_from_id(id18: pd.Series) -> pd.Series:
 
 @lru_cache(maxsize=1)
 def _t2s() -> tuple[Callable[[str], str], str | None]:
-    """opencc t2s converter and a regex class of every character its dictionaries touch."""
+    """opencc t2s converter and a regex matching every dictionary entry it would change."""
+    import re
+
     from opencc import OpenCC
 
     cc = OpenCC("t2s")
     cc.convert("")  # loads the dictionaries
     try:
-        chars = {
-            ch
+        changing = {
+            key
             for group in cc._dict_chain_data
             for _, _, mapping in (group if isinstance(group, list) else [group])
-            for key in mapping
-            for ch in key
+            for key, value in mapping.items()
+            if value != key
         }
     except (AttributeError, TypeError, ValueError):  # pragma: no cover - library internals moved
         return cc.convert, None
-    # A name with none of these characters is unchanged by t2s: skip the Python call.
-    escaped = "".join("\\" + c if c in "\\]^-[" else c for c in sorted(chars))
-    return cc.convert, f"[{escaped}]"
+    # t2s replaces dictionary entries found in the text; entries that map to themselves
+    # change nothing. A name holding no changing entry (character or phrase) comes out as
+    # it went in: skip the Python call (most names: it is the slow part of normalising).
+    chars = sorted(k for k in changing if len(k) == 1)
+    phrases = sorted((k for k in changing if len(k) > 1), key=len, reverse=True)
+    escaped = "".join("\\" + c if c in "\\]^-[" else c for c in chars)
+    return cc.convert, "|".join([f"[{escaped}]", *map(re.escape, phrases)])
 
 
 def normalize_names(values: pd.Series) -> pd.Series:
@@ -600,8 +606,76 @@ def _pinyin_distinct(distinct: pd.Series) -> pd.Series:
                 return head + "".join(lazy_pinyin(name[size:], style=Style.NORMAL))
         return "".join(lazy_pinyin(name, style=Style.NORMAL))
 
-    py = pd.Series([one(v) for v in distinct], dtype=_WORK)
+    t = distinct.astype(_WORK).reset_index(drop=True)
+    out = np.full(len(t), None, dtype=object)
+    fast, head, rest = _pinyin_fast_path(t)
+    if fast.any():
+        out[fast] = head[fast] + _pinyin_by_char(
+            rest[fast], lambda c: lazy_pinyin(c, style=Style.NORMAL)
+        )
+    slow = np.flatnonzero(~fast & t.notna().to_numpy(dtype=bool))
+    out[slow] = [one(v) for v in t.iloc[slow]]
+    py = pd.Series(out, index=distinct.index, dtype=_WORK)
     return _blank_to_na(_sub(py.str.lower(), "[^a-z]+", ""))
+
+
+# Han characters only, after the surname: up to this many go the vectorised way.
+_FAST_REST = 4
+
+
+def _pinyin_fast_path(t: pd.Series) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Names whose pinyin is the characters' own readings joined: (mask, surname pinyin,
+    the rest of the name). lazy_pinyin reads a character differently only inside a word
+    of its phrase dictionary, so a name with no such word in it needs no segmentation.
+    """
+    n = len(t)
+    head = np.full(n, "", dtype=object)
+    rest = t.copy()
+    done = np.zeros(n, dtype=bool)
+    for size in (2, 1):  # compound surnames first, as one() does
+        table = {k: v for k, v in _SURNAME_PINYIN.items() if len(k) == size}
+        sur = t.str.slice(0, size)
+        hit = sur.isin(list(table)).fillna(False).to_numpy(dtype=bool) & ~done
+        if hit.any():
+            head[hit] = sur[hit].map(table).to_numpy(dtype=object)
+            rest[hit] = t[hit].str.slice(size)
+            done |= hit
+    size = rest.str.len()
+    fast = rest.str.fullmatch("[\u4e00-\u9fff]*").fillna(False).to_numpy(dtype=bool) & size.le(
+        _FAST_REST
+    ).fillna(False).to_numpy(dtype=bool)
+    phrases = _phrase_set()
+    for start in range(_FAST_REST - 1):
+        for stop in range(start + 2, _FAST_REST + 1):
+            word = rest.str.slice(start, stop).where((size >= stop).fillna(False))
+            hit = pc.is_in(_arrow(word), value_set=phrases)
+            fast &= ~np.asarray(hit.fill_null(False), dtype=bool)
+    return fast, head, rest.to_numpy(dtype=object, na_value="")
+
+
+@lru_cache(maxsize=1)
+def _phrase_set() -> pa.Array:
+    from pypinyin.constants import PHRASES_DICT
+
+    return pa.array(list(PHRASES_DICT), type=pa.string())
+
+
+def _pinyin_by_char(names: np.ndarray, reading: Callable[[str], list[str]]) -> np.ndarray:
+    """Join each character's reading, looked up once per distinct character."""
+    width = max((len(v) for v in names), default=0)
+    if width == 0:
+        return np.full(len(names), "", dtype=object)
+    points = np.asarray(names.astype(str), dtype=f"U{width}").view(np.uint32)
+    points = points.reshape(len(names), width)
+    uniq, inv = np.unique(points, return_inverse=True)
+    table = np.array(
+        ["" if cp == 0 else "".join(reading(chr(cp))) for cp in uniq.tolist()], dtype=object
+    )
+    inv = inv.reshape(points.shape)
+    out = table[inv[:, 0]]
+    for k in range(1, width):
+        out = out + table[inv[:, k]]
+    return out
 
 
 # --------------------------------------------------------------------------- dates

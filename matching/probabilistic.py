@@ -25,6 +25,8 @@ __all__ = [
     "comparison_matrix",
     "link_frames",
     "link_probabilistic",
+    "link_to_register",
+    "train_model",
 ]
 
 log = logging.getLogger(__name__)
@@ -55,23 +57,39 @@ def _rule_keys(sides: Sides, rule: BlockingRule) -> tuple[np.ndarray, np.ndarray
         # Combine, then re-number densely so three or more keys never overflow int64.
         bad_l, bad_r = (kl < 0) | (enc.left < 0), (kr < 0) | (enc.right < 0)
         both = np.concatenate([kl * np.int64(enc.n) + enc.left, kr * np.int64(enc.n) + enc.right])
-        _, dense = np.unique(both, return_inverse=True)
+        dense, _ = pd.factorize(both)  # hashing: any numbering will do
         kl, kr = dense[: len(kl)].astype(np.int64), dense[len(kl) :].astype(np.int64)
         kl[bad_l], kr[bad_r] = -1, -1
     return kl, kr
 
 
-class _Blocker:
-    """Per rule: keys of both sides and the right side sorted by key (built once)."""
+def _rule_index(sides: Sides, rule: BlockingRule) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
+    """Keys of both sides, right rows ordered by key, number of keys; once per Sides."""
+    memo = sides.memo.setdefault("blocking", {})
+    if rule.keys not in memo:
+        kl, kr = _rule_keys(sides, rule)
+        order = np.argsort(kr, kind="stable")
+        order = order[kr[order] >= 0]
+        n_keys = int(max(kl.max(initial=-1), kr.max(initial=-1))) + 1
+        memo[rule.keys] = (kl, kr, order, n_keys)
+    return memo[rule.keys]
 
-    def __init__(self, sides: Sides, rules: tuple[BlockingRule, ...]) -> None:
+
+class _Blocker:
+    """Per rule: keys of both sides and the right side sorted by key (built once).
+
+    Block sizes count the left ``rows`` the blocker serves (default all), so the pairs of a
+    record do not depend on which other records share its frame.
+    """
+
+    def __init__(
+        self, sides: Sides, rules: tuple[BlockingRule, ...], rows: np.ndarray | None = None
+    ) -> None:
         self.rules = []
         for rule in rules:
-            kl, kr = _rule_keys(sides, rule)
-            order = np.argsort(kr, kind="stable")
-            order = order[kr[order] >= 0]
-            n_keys = int(max(kl.max(initial=-1), kr.max(initial=-1))) + 1
-            left_count = np.bincount(kl[kl >= 0], minlength=n_keys)
+            kl, kr, order, n_keys = _rule_index(sides, rule)
+            served = kl if rows is None else kl[rows]
+            left_count = np.bincount(served[served >= 0], minlength=n_keys)
             right_count = np.bincount(kr[kr >= 0], minlength=n_keys)
             too_big = left_count.astype(np.int64) * right_count > rule.max_block_pairs
             self.rules.append((kl, kr[order], order, too_big))
@@ -101,7 +119,9 @@ class _Blocker:
         li = np.concatenate([f[0] for f in found]).astype(np.int64)
         ri = np.concatenate([f[1] for f in found]).astype(np.int64)
         width = np.int64(max(int(ri.max()) + 1, 1))
-        uniq = np.unique(li * width + ri)  # a pair found by several rules counts once
+        # A pair found by several rules counts once (sort + neighbours: cheaper than np.unique).
+        key = np.sort(li * width + ri)
+        uniq = key[np.r_[True, key[1:] != key[:-1]]] if len(key) else key
         return uniq // width, uniq % width
 
 
@@ -121,6 +141,12 @@ def comparison_matrix(sides: Sides, settings: LinkSettings, li, ri) -> np.ndarra
     gamma = np.zeros((len(li), len(settings.comparisons)), dtype=np.int8)
     for k, comp in enumerate(settings.comparisons):
         gamma[:, k] = comparison_levels(sides, comp, li, ri)
+    index = {c.name: k for k, c in enumerate(settings.comparisons)}
+    for k, comp in enumerate(settings.comparisons):
+        for other, names in comp.neutral_if:
+            o = index[other]
+            levels = [j for j, lv in enumerate(settings.comparisons[o].levels) if lv.name in names]
+            gamma[np.isin(gamma[:, o], levels), k] = 0
     return gamma
 
 
@@ -146,12 +172,23 @@ def _tf_adjustment(sides: Sides, settings: LinkSettings, gamma: np.ndarray, ri) 
 
 
 def _train(
-    sides: Sides, blocker: _Blocker, settings: LinkSettings, dedupe: bool
+    sides: Sides,
+    settings: LinkSettings,
+    dedupe: bool,
+    label_column: str | None = None,
 ) -> tuple[FellegiSunter, dict]:
+    """u from random pairs; m from labelled matches where there are some, else by EM.
+
+    ``label_column`` (or the settings' one with training 'labels') names an expression on
+    both sides whose equal non-null values mark true matches, e.g. the person of an exact-ID
+    link. With at least 50 labelled matches, m is their level shares (comparisons they
+    cannot speak for, null there or built on the label, keep the settings' m) and the prior
+    their share among candidate pairs; without labels EM estimates m and the prior.
+    """
     rng = np.random.default_rng(settings.seed)
     model = FellegiSunter(settings.comparisons)
     nl, nr = len(sides.left), len(sides.right)
-    stats: dict = {}
+    stats: dict = {"training_records": nl}
     # u: random pairs are (almost all) non-matches.
     n_u = int(min(settings.u_sample_pairs, nl * nr))
     li = rng.integers(0, nl, n_u)
@@ -164,9 +201,9 @@ def _train(
 
     # m: on the candidate pairs of a sample of left rows.
     rows = np.arange(nl)
-    if nl > settings.chunk_rows:
-        rows = np.sort(rng.choice(nl, settings.chunk_rows, replace=False))
-    li, ri = blocker.pairs(rows, dedupe)
+    if nl > settings.train_rows:
+        rows = np.sort(rng.choice(nl, settings.train_rows, replace=False))
+    li, ri = _Blocker(sides, settings.blocking_rules, rows).pairs(rows, dedupe)
     stats["training_pairs"] = len(li)
     if settings.prior is not None:
         model.prior = settings.prior
@@ -176,24 +213,52 @@ def _train(
     if len(li) == 0 or settings.training == "fixed":
         return model, stats
     gamma = comparison_matrix(sides, settings, li, ri)
-    fixed: set[int] = set()
-    if settings.training == "labels" and settings.label_column:
-        enc = sides.encode(settings.label_column)
+    label = label_column or (settings.label_column if settings.training == "labels" else None)
+    if label:
+        enc = sides.encode(label)
         a, b = enc.left[li], enc.right[ri]
         is_match = (a == b) & (a >= 0)
         stats["labelled_matches"] = int(is_match.sum())
         if is_match.sum() >= 50:
-            label_cols = {
-                k for k, c in enumerate(settings.comparisons) if settings.label_column in c.columns
-            }
             saved = [m.copy() for m in model.m]
             model.estimate_m_labels(gamma, is_match)
-            for k in label_cols:  # the label itself says nothing about its own m
-                model.m[k] = saved[k]
-            fixed = set(range(len(settings.comparisons))) - label_cols
+            seen = (gamma[is_match] > 0).any(axis=0)
+            learnt = []
+            for k, comp in enumerate(settings.comparisons):
+                # The label says nothing about its own m; a comparison null on every
+                # labelled pair has nothing learnt: both keep the settings' m.
+                if label in comp.columns or not seen[k]:
+                    model.m[k] = saved[k]
+                else:
+                    learnt.append(comp.name)
+            # Prior: the share of true pairs among the candidates of labelled records.
+            labelled = int((a >= 0).sum())
+            model.prior = float(np.clip(is_match.sum() / max(labelled, 1), 1e-6, 0.5))
+            stats["m_from_labels"] = learnt
+            # No EM after labels: on candidate pairs (chosen for agreeing names) with u
+            # from random pairs it drifts to a prior near 1 and learns that true matches
+            # disagree on the ID (demo city: prior 0.9987, m(id else) 0.5).
+            stats["trained_by"] = model.trained_by
+            return model, stats
     if len(li) >= settings.em_min_pairs:
-        model.estimate_m_em(gamma, max_iter=settings.em_max_iter, fixed=fixed)
+        # The prior stays the one-partner-per-record share: left free on candidate pairs
+        # (chosen for agreeing keys) with u from random pairs, EM calls nearly every pair
+        # a match (1M department records: prior 0.9999997, and every pair kept).
+        model.estimate_m_em(gamma, max_iter=settings.em_max_iter, fix_prior=True)
+        stats["em_iterations"] = model.em_iterations
+    stats["trained_by"] = model.trained_by
     return model, stats
+
+
+def train_model(
+    left: pd.DataFrame,
+    right: pd.DataFrame,
+    settings: LinkSettings,
+    label_column: str | None = None,
+) -> tuple[FellegiSunter, dict]:
+    """A model trained on ``left`` (its records, not only those to link) against ``right``."""
+    sides = Sides(left.reset_index(drop=True), right.reset_index(drop=True))
+    return _train(sides, settings, dedupe=False, label_column=label_column)
 
 
 # --------------------------------------------------------------------------- assignment
@@ -234,29 +299,43 @@ def assign(pairs: pd.DataFrame, how: str) -> pd.DataFrame:
 
 
 def link_frames(
-    left: pd.DataFrame, right: pd.DataFrame | None, settings: LinkSettings
+    left: pd.DataFrame,
+    right: pd.DataFrame | None,
+    settings: LinkSettings,
+    model: FellegiSunter | None = None,
+    rows: np.ndarray | None = None,
+    label_column: str | None = None,
 ) -> LinkResult:
-    """Link ``left`` to ``right`` (or dedupe ``left`` when right is None)."""
+    """Link ``left`` to ``right`` (or dedupe ``left`` when right is None).
+
+    Without ``model`` one is trained on all of ``left`` (with labels from ``label_column``
+    where given); only the left ``rows`` (default all) are linked. Training on a source's
+    whole frame and linking its unresolved rows shares one encoding of both sides.
+    """
     dedupe = right is None or settings.link_type == "dedupe_only"
     left = left.reset_index(drop=True)
     right = left if right is None else right.reset_index(drop=True)
+    rows = np.arange(len(left)) if rows is None else np.asarray(rows, dtype=np.int64)
     timings: dict[str, float] = {}
     t0 = time.perf_counter()
     sides = Sides(left, right)
-    blocker = _Blocker(sides, settings.blocking_rules)
     timings["index_s"] = time.perf_counter() - t0
 
+    stats: dict = {}
     t0 = time.perf_counter()
-    model, stats = _train(sides, blocker, settings, dedupe)
+    if model is None:
+        model, stats = _train(sides, settings, dedupe, label_column)
     timings["train_s"] = time.perf_counter() - t0
 
+    t0 = time.perf_counter()
+    blocker = _Blocker(sides, settings.blocking_rules, rows)
+    timings["block_index_s"] = time.perf_counter() - t0
     t0 = time.perf_counter()
     kept, n_pairs = [], 0
     # Keep what could still matter after assignment (a row's best candidates), not all pairs.
     floor = min(settings.review_threshold, 0.01)
-    for start in range(0, len(left), settings.chunk_rows):
-        rows = np.arange(start, min(start + settings.chunk_rows, len(left)))
-        li, ri = blocker.pairs(rows, dedupe)
+    for start in range(0, len(rows), settings.chunk_rows):
+        li, ri = blocker.pairs(rows[start : start + settings.chunk_rows], dedupe)
         n_pairs += len(li)
         if len(li) == 0:
             continue
@@ -264,16 +343,19 @@ def link_frames(
         weight = model.match_weight(gamma, _tf_adjustment(sides, settings, gamma, ri))
         prob = model.probability(weight)
         keep = prob >= floor
-        kept.append(
-            pd.DataFrame(
-                {
-                    "left_row": li[keep],
-                    "right_row": ri[keep],
-                    "match_weight": weight[keep],
-                    "match_probability": prob[keep],
-                }
-            )
+        chunk = pd.DataFrame(
+            {
+                "left_row": li[keep],
+                "right_row": ri[keep],
+                "match_weight": weight[keep],
+                "match_probability": prob[keep],
+            }
         )
+        if settings.assignment == "many_to_one":
+            # A row's candidates are all in its chunk: assign here, keep one pair per row.
+            chunk = assign(chunk, "many_to_one")
+            chunk = chunk[chunk["match_probability"] >= settings.review_threshold]
+        kept.append(chunk)
     timings["score_s"] = time.perf_counter() - t0
     pairs = (
         pd.concat(kept, ignore_index=True)
@@ -288,13 +370,48 @@ def link_frames(
         )
     )
     t0 = time.perf_counter()
-    pairs = assign(pairs, settings.assignment)
+    if settings.assignment != "many_to_one":  # many_to_one: done chunk by chunk
+        pairs = assign(pairs, settings.assignment)
     pairs = pairs[pairs["match_probability"] >= settings.review_threshold].reset_index(drop=True)
     timings["assign_s"] = time.perf_counter() - t0
-    stats |= {"candidate_pairs": n_pairs, "kept_pairs": len(pairs)}
+    stats |= {"linked_rows": len(rows), "candidate_pairs": n_pairs, "kept_pairs": len(pairs)}
     stats |= {k: round(v, 3) for k, v in timings.items()}
-    log.info("linked %d x %d rows: %s", len(left), len(right), stats)
+    log.info("linked %d x %d rows: %s", len(rows), len(right), stats)
     return LinkResult(pairs, model, stats)
+
+
+def link_to_register(
+    records: pd.DataFrame,
+    persons: pd.DataFrame,
+    settings: LinkSettings | None = None,
+    model: FellegiSunter | None = None,
+    link: np.ndarray | None = None,
+    label_column: str | None = None,
+) -> tuple[pd.DataFrame, LinkResult]:
+    """``link_probabilistic`` with the model and statistics; ``link`` masks the records to
+    link (the others only train the model, with labels from ``label_column``)."""
+    settings = settings or load_settings("department")
+    empty = pd.DataFrame({c: pd.Series(dtype=object) for c in _SEAM_COLUMNS})
+    rows = np.arange(len(records)) if link is None else np.flatnonzero(link)
+    if len(rows) == 0 or persons.empty:
+        return empty, LinkResult(empty, model or FellegiSunter(settings.comparisons))
+    records = records.reset_index(drop=True)
+    persons = persons.reset_index(drop=True)
+    result = link_frames(records, persons, settings, model, rows, label_column)
+    pairs = result.pairs
+    right = pairs["right_row"].to_numpy()
+    out = pd.DataFrame(
+        {
+            "record_key": records["record_key"].to_numpy()[pairs["left_row"].to_numpy()],
+            "person_key": persons["person_key"].to_numpy()[right],
+            "household_no": persons["household_no"].to_numpy()[right],
+            "match_probability": pairs["match_probability"].to_numpy(),
+        }
+    )
+    out["decision"] = np.where(
+        out["match_probability"] >= settings.accept_threshold, "accepted", "review"
+    )
+    return out, result
 
 
 def link_probabilistic(
@@ -308,22 +425,4 @@ def link_probabilistic(
     id_number, relation, status. Returns record_key, person_key, household_no,
     match_probability, decision ('accepted' at or above the accept threshold, else 'review').
     """
-    settings = settings or load_settings("department")
-    if records.empty or persons.empty:
-        return pd.DataFrame({c: pd.Series(dtype=object) for c in _SEAM_COLUMNS})
-    records = records.reset_index(drop=True)
-    persons = persons.reset_index(drop=True)
-    result = link_frames(records, persons, settings)
-    pairs = result.pairs
-    out = pd.DataFrame(
-        {
-            "record_key": records["record_key"].to_numpy()[pairs["left_row"].to_numpy()],
-            "person_key": persons["person_key"].to_numpy()[pairs["right_row"].to_numpy()],
-            "household_no": persons["household_no"].to_numpy()[pairs["right_row"].to_numpy()],
-            "match_probability": pairs["match_probability"].to_numpy(),
-        }
-    )
-    out["decision"] = np.where(
-        out["match_probability"] >= settings.accept_threshold, "accepted", "review"
-    )
-    return out
+    return link_to_register(records, persons, settings)[0]
