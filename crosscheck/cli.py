@@ -76,6 +76,11 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--warehouse", help="SQLAlchemy URL (CROSSCHECK_WAREHOUSE_URL)")
     run.add_argument("--as-of", type=_date, default=None, help="run date (default: today)")
     run.add_argument("--reports", type=Path, help="exports folder (CROSSCHECK_REPORTS_DIR)")
+    run.add_argument(
+        "--retrain-linkage",
+        action="store_true",
+        help="train every source's linkage model afresh instead of reusing the stored one",
+    )
     return parser
 
 
@@ -217,6 +222,7 @@ def _cmd_run(args) -> int:
             settings.reports_dir,
             settings.pii_key,
             progress,
+            retrain_linkage=args.retrain_linkage,
         )
     except WarehouseError as exc:
         raise SettingsError(str(exc)) from None

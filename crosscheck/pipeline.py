@@ -143,15 +143,22 @@ def _ingest_one(
 
 
 def cross_check(
-    engine: Engine, as_of: dt.date, reports_dir: Path, progress: Progress | None = None
+    engine: Engine,
+    as_of: dt.date,
+    reports_dir: Path,
+    progress: Progress | None = None,
+    retrain_linkage: bool = False,
 ) -> RunSummary:
-    """Dimensions, links, rules, marts and exports for one run date."""
+    """Dimensions, links, rules, marts and exports for one run date.
+
+    Linkage models are reused from ``match_model`` unless ``retrain_linkage``.
+    """
     summary = RunSummary(as_of)
     step = progress or (lambda *_: None)
     step("crosscheck", "dimensions")
     build_dimensions(engine)
     step("crosscheck", "linking")
-    counts = link_all(engine)
+    counts = link_all(engine, retrain=retrain_linkage)
     summary.links = {src: {k: int(v) for k, v in row.items()} for src, row in counts.iterrows()}
     step("crosscheck", "rules")
     rules = load_rule_set()
@@ -239,6 +246,7 @@ def run(
     reports_dir: Path,
     pii_key: bytes,
     progress: Progress | None = None,
+    retrain_linkage: bool = False,
 ) -> RunSummary:
     """Ingest every new file of every source, then cross-check as of the date."""
     engine = open_warehouse(warehouse_url)
@@ -248,7 +256,7 @@ def run(
             res, fails = ingest_source(engine, spec, landing, pii_key, progress)
             loads += res
             failures += fails
-        summary = cross_check(engine, as_of, reports_dir, progress)
+        summary = cross_check(engine, as_of, reports_dir, progress, retrain_linkage)
         summary.loads = loads
         summary.failures = failures + summary.failures
         return summary

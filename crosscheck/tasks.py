@@ -99,12 +99,13 @@ def build_dims() -> dict:
         engine.dispose()
 
 
-def link_records() -> dict:
+def link_records(retrain: bool = False) -> dict:
+    """Link every source; ``retrain`` trains the linkage models afresh."""
     from matching.linker import link_all
 
     engine = _engine()
     try:
-        counts = link_all(engine)
+        counts = link_all(engine, retrain=retrain)
         return {src: {k: int(v) for k, v in row.items()} for src, row in counts.iterrows()}
     finally:
         engine.dispose()

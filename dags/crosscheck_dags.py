@@ -93,7 +93,12 @@ for _spec in SPECS.values():
     params={
         "as_of": Param(
             "", type="string", description="run date YYYY-MM-DD (default: the run's date)"
-        )
+        ),
+        "retrain_linkage": Param(
+            False,
+            type="boolean",
+            description="train the linkage models afresh instead of reusing the stored ones",
+        ),
     },
     doc_md="Cross-check every loaded source: person/household dimensions from 公安户籍, "
     "record linking, risk rules, `mart_monitoring_list`, exports for counties and "
@@ -107,10 +112,10 @@ def crosscheck():
         return build_dims()
 
     @task
-    def link(_dims: dict) -> dict:
+    def link(_dims: dict, params: dict | None = None) -> dict:
         from crosscheck.tasks import link_records
 
-        return link_records()
+        return link_records(retrain=bool((params or {}).get("retrain_linkage")))
 
     @task
     def rules(_links: dict, params: dict | None = None) -> dict:

@@ -328,3 +328,24 @@ def test_county_decisions_move_each_case_to_its_planted_status(demo_city, demo_r
     assert set(got.loc[got["on_list_want"], "household_no"]) <= listed
     assert not set(got.loc[~got["on_list_want"], "household_no"]) & listed
     assert listed == set(cases.loc[cases["on_list"].astype(bool), "household_no"])
+
+
+def test_retrain_linkage_trains_the_stored_models_afresh(demo_city, demo_run):
+    """Last in this module: it reruns the shared warehouse (nothing new to load)."""
+    engine = create_engine(demo_run["url"])
+
+    def trained() -> dict:
+        with engine.connect() as conn:
+            return dict(conn.execute(text("SELECT source_id, trained_at FROM match_model")).all())
+
+    before = trained()
+    args = ["--landing", str(demo_city["landing"]), "--warehouse", demo_run["url"]]
+    reused = crosscheck("run", *args, "--as-of", AS_OF)
+    assert reused.returncode == 0, reused.stderr[-2000:]
+    assert trained() == before and before  # stored models reused
+    retrained = crosscheck("run", *args, "--as-of", AS_OF, "--retrain-linkage")
+    assert retrained.returncode == 0, retrained.stderr[-2000:]
+    after = trained()
+    assert after.keys() == before.keys()
+    assert all(after[s] > before[s] for s in before)
+    engine.dispose()
