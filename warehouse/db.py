@@ -166,6 +166,8 @@ def insert_ignore(conn: Connection, table: Table, frame: pd.DataFrame) -> None:
     """Insert rows whose primary key is not there yet (set-based, inside the transaction)."""
     if frame.empty:
         return
+    # Key order: index lookups and inserts walk the primary key left to right.
+    frame = frame.sort_values([c.name for c in table.primary_key])
     if conn.dialect.name == "postgresql":
         tmp = f"tmp_{table.name}"
         conn.execute(text(f'CREATE TEMP TABLE "{tmp}" (LIKE "{table.name}") ON COMMIT DROP'))
@@ -233,7 +235,11 @@ def upsert_rows(
     """
     if frame.empty:
         return UpsertCounts(0, 0, 0, 0)
-    if frame[key].duplicated().any():
+    # In key order, the merge walks the primary-key index once from left to right instead of
+    # jumping to a random leaf per row: measured 1.4x faster for a 350k-row first load.
+    frame = frame.sort_values(key)
+    keys = frame[key].to_numpy(dtype=object)
+    if (keys[1:] == keys[:-1]).any():  # sorted: a repeated key sits next to itself
         raise ValueError(f"{table.name}: keys must be unique within one merge")
     columns = list(frame.columns)
     pg = conn.dialect.name == "postgresql"
@@ -242,9 +248,7 @@ def upsert_rows(
         # readers (SELECT) are not blocked.
         conn.exec_driver_sql(f"LOCK TABLE {_q(table.name)} IN SHARE ROW EXCLUSIVE MODE")
     tmp = _temp_copy_of(conn, table, columns)
-    # In key order, the merge walks the primary-key index once from left to right instead of
-    # jumping to a random leaf per row: measured 1.4x faster for a 350k-row first load.
-    bulk_insert(conn, tmp, frame.sort_values(key, kind="stable"))
+    bulk_insert(conn, tmp, frame)
     target, t, k, h = _q(table.name), _q(tmp.name), _q(key), _q(hash_column)
     if version_column is None:
         stale_sql, newer_sql = "1 = 0", "1 = 1"
