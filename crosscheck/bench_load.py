@@ -274,7 +274,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--households", type=int, default=20000)
     parser.add_argument("--seed", type=int, default=20261130)
     parser.add_argument("--source", default="renshe_employment")
-    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--repeat", type=int, default=5)
     parser.add_argument(
         "--pg-admin",
         default="postgresql+psycopg://postgres@127.0.0.1:5432/postgres",

@@ -168,7 +168,7 @@ def _newest_per_key(stg: pd.DataFrame, period_field: str | None) -> pd.DataFrame
 
 def _stale_message(spec: SourceSpec, stale: int) -> str:
     """Feedback for rows older than what the warehouse already holds (a late, older file)."""
-    header = spec.column(spec.period_field).header if spec.period_field else "期间"
+    header = spec.column(spec.period_field).header
     return (
         f"{stale} 行的「{header}」早于库中同一记录已有的数据（迟报的旧数据），"
         "未覆盖较新的记录，按重复计"
