@@ -36,8 +36,10 @@ format: $(STAMP) ## apply ruff fixes and formatting
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
 
-bench: $(STAMP) ## benchmarks; results written to var/bench/
+BENCH_PG ?= postgresql+psycopg://postgres@127.0.0.1:5432/postgres
+bench: $(STAMP) ## pipeline (SQLite) and load-vs-COPY (PostgreSQL at BENCH_PG) benchmarks; var/bench/
 	$(BIN)/python -m crosscheck.bench --out var/bench
+	$(BIN)/python -m crosscheck.bench_load --out var/bench --pg-admin $(BENCH_PG)
 
 bench-match: $(STAMP) ## linkage benchmark: demo city + FEBRL4 vs Splink; var/bench/match.{json,md}
 	$(BIN)/python -m matching.bench_match --out var/bench

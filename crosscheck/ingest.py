@@ -14,7 +14,7 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import Engine, delete, insert, select, update
+from sqlalchemy import Engine, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from connectors.canonical import CanonicalBatch, to_canonical
@@ -32,7 +32,7 @@ from matching.identity import EXACT_STATUSES, redact_ids, resolve_identity
 from validation.quarantine import quarantine_frame, whole_file_quarantine
 from validation.reasons import reason_text
 from validation.suites import RowFailure, validate_rows
-from warehouse.db import bulk_insert, insert_ignore
+from warehouse.db import bulk_insert, insert_ignore, upsert_rows
 from warehouse.models import LoadAudit, PiiIdentity, Quarantine, staging_table
 
 __all__ = ["InvariantViolation", "LoadResult", "ingest_file"]
@@ -57,6 +57,7 @@ class LoadResult:
     rows_quarantined: int = 0
     rows_duplicate: int = 0
     rows_corrected: int = 0
+    rows_stale: int = 0  # older than the stored row with the same key; part of rows_duplicate
     reason_code: str | None = None  # why a whole file was rejected (validation.reasons)
     message: str = ""
 
@@ -155,17 +156,23 @@ def _row_warnings(spec: SourceSpec, values: pd.DataFrame, ident: pd.DataFrame) -
     return warning
 
 
-def _stored_hashes(conn, stg_table, keys: pd.Series, chunk: int = 10_000) -> pd.DataFrame:
-    """record_key -> row_hash already staged, for this batch's keys only (PK lookups)."""
-    found = []
-    values = keys.tolist()
-    for start in range(0, len(values), chunk):
-        found += conn.execute(
-            select(stg_table.c.record_key, stg_table.c.row_hash).where(
-                stg_table.c.record_key.in_(values[start : start + chunk])
-            )
-        ).all()
-    return pd.DataFrame(found, columns=["record_key", "old_hash"])
+def _newest_per_key(stg: pd.DataFrame, period_field: str | None) -> pd.DataFrame:
+    """One row per record_key: the newest period, and among equals the later row in the file."""
+    if period_field is None:
+        return stg[~stg.duplicated("record_key", keep="last")]
+    # A stable sort keeps file order among equal periods; rows without a period sort first,
+    # so any dated row of the same key wins over them.
+    ordered = stg.sort_values(period_field, kind="stable", na_position="first")
+    return ordered[~ordered.duplicated("record_key", keep="last")].sort_index()
+
+
+def _stale_message(spec: SourceSpec, stale: int) -> str:
+    """Feedback for rows older than what the warehouse already holds (a late, older file)."""
+    header = spec.column(spec.period_field).header
+    return (
+        f"{stale} 行的「{header}」早于库中同一记录已有的数据（迟报的旧数据），"
+        "未覆盖较新的记录，按重复计"
+    )
 
 
 def _audit_row(landed: LandedFile, started: dt.datetime, **fields) -> dict:
@@ -356,30 +363,23 @@ def _load_transaction(
         ).inserted_primary_key[0]
         result.load_id = load_id
         if stg is not None and len(stg):
-            # Within the file a later row with the same key supersedes an earlier one.
-            in_file_dup = stg.duplicated("record_key", keep="last")
-            stg = stg[~in_file_dup]
-            existing = _stored_hashes(conn, stg_table, stg["record_key"])
-            merged = stg[["record_key", "row_hash"]].merge(existing, on="record_key", how="left")
-            known = merged["old_hash"].notna().to_numpy()
-            equal = (merged["old_hash"] == merged["row_hash"]).fillna(False).to_numpy(dtype=bool)
-            same = known & equal
-            corrected_keys = merged.loc[known & ~equal, "record_key"].tolist()
-            for start in range(0, len(corrected_keys), 500):
-                conn.execute(
-                    delete(stg_table).where(
-                        stg_table.c.record_key.in_(corrected_keys[start : start + 500])
-                    )
-                )
-            new_rows = stg[~same].assign(load_id=load_id)
-            bulk_insert(conn, stg_table, new_rows)
+            kept = _newest_per_key(stg, spec.period_field)
+            counts = upsert_rows(
+                conn, stg_table, kept.assign(load_id=load_id), version_column=spec.period_field
+            )
             if ident is not None:
-                pii = ident.loc[new_rows.index, ["person_key", "id_number", "id_status"]]
+                # Identities of every kept row: set-based and idempotent (known keys are
+                # skipped), so it needs no per-row knowledge of which rows were written.
+                pii = ident.loc[kept.index, ["person_key", "id_number", "id_status"]]
                 pii = pii.dropna(subset=["person_key"]).drop_duplicates("person_key")
                 insert_ignore(conn, PiiIdentity.__table__, pii)
-            result.rows_loaded = len(new_rows)
-            result.rows_corrected = len(corrected_keys)
-            result.rows_duplicate = int(in_file_dup.sum()) + int(same.sum())
+            result.rows_loaded = counts.inserted + counts.updated
+            result.rows_corrected = counts.updated
+            result.rows_stale = counts.stale
+            # Stale rows are not written: for the invariant they count as duplicates.
+            result.rows_duplicate = len(stg) - len(kept) + counts.unchanged + counts.stale
+            if counts.stale:
+                result.message = _stale_message(spec, counts.stale)
         if len(quarantined):
             rows = quarantined.assign(
                 load_id=load_id, source_id=spec.source_id, file_name=landed.name
