@@ -197,6 +197,11 @@ def _print_summary(summary) -> None:
     for load in summary.loads:
         if load.status in ("rejected", "empty", "duplicate_file"):
             print(f"  {load.status:<9} {load.source_id}/{load.file_name}: {load.message}")
+        elif load.rows_stale:
+            print(
+                f"  stale     {load.source_id}/{load.file_name}: {load.rows_stale} rows older "
+                "than the stored ones (the newer kept)"
+            )
     for failure in summary.failures:
         print(f"  FAILED    {failure}")
 
