@@ -463,7 +463,7 @@ def staging_table(spec: SourceSpec, metadata: MetaData = Base.metadata) -> Table
         Column("row_hash", String(32), nullable=False),
         Column("load_id", Integer, nullable=False, index=True),
         Column("row_number", Integer, nullable=False),
-        Column("person_key", String(32), index=True),
+        Column("person_key", String(32)),  # read in bulk, never looked up: no index
         Column("id_status", String(16)),
         Column("id_masked", String(32)),
         Column("name_norm", Text),
