@@ -7,13 +7,22 @@ YAML file to ``connectors/sources/``; no Python changes.
 
 from __future__ import annotations
 
+import datetime as dt
+import re
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
 
 import yaml
 
-__all__ = ["FIELD_TYPES", "SPEC_DIR", "ColumnSpec", "SourceSpec", "load_specs"]
+__all__ = [
+    "FIELD_TYPES",
+    "SPEC_DIR",
+    "ColumnSpec",
+    "SourceSpec",
+    "file_period",
+    "load_specs",
+]
 
 SPEC_DIR = Path(__file__).with_name("sources")
 
@@ -71,6 +80,10 @@ class SourceSpec:
     due_month: int | None = None
     row_key: tuple[str, ...] = ()
     period_field: str | None = None  # which column dates a file's period (freshness checks)
+    # For snapshots that carry no date column: a regex whose group is the YYYYMM[DD] the file
+    # name states (户籍人口_202611.csv); stored per row as ``file_period`` and used like a
+    # period, so a late, older snapshot never overwrites a newer one.
+    file_period: str | None = None
     sql_table: str | None = None
     sql_url: str | None = None
     description: str = ""
@@ -148,6 +161,7 @@ def parse_spec(data: dict) -> SourceSpec:
         due_month=data.get("due_month"),
         row_key=tuple(data.get("row_key") or ()),
         period_field=data.get("period_field"),
+        file_period=data.get("file_period"),
         sql_table=(data.get("sql") or {}).get("table"),
         sql_url=(data.get("sql") or {}).get("url"),
         description=data.get("description", ""),
@@ -155,7 +169,23 @@ def parse_spec(data: dict) -> SourceSpec:
     unknown = [k for k in (*spec.row_key, spec.period_field or spec.fields[0]) if not spec.has(k)]
     if unknown:
         raise ValueError(f"{sid}: row_key names unknown fields {unknown}")
+    if spec.file_period is not None and re.compile(spec.file_period).groups != 1:
+        raise ValueError(f"{sid}: file_period must be a regex with one group (YYYYMM[DD])")
     return spec
+
+
+def file_period(spec: SourceSpec, file_name: str) -> dt.date | None:
+    """The snapshot date a file's name states, by the spec's ``file_period`` (None if none)."""
+    if spec.file_period is None:
+        return None
+    found = re.search(spec.file_period, file_name)
+    digits = found.group(1) if found else ""
+    if len(digits) not in (6, 8) or not digits.isdigit():
+        return None
+    try:
+        return dt.date(int(digits[:4]), int(digits[4:6]), int(digits[6:8] or 1))
+    except ValueError:  # a 13th month: the name states no date
+        return None
 
 
 @cache

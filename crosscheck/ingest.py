@@ -26,7 +26,7 @@ from connectors.filecheck import (
 )
 from connectors.landing import LandedFile
 from connectors.readers import FileRejected, read_file
-from connectors.spec import SourceSpec
+from connectors.spec import SourceSpec, file_period
 from matching import normalize as nz
 from matching.identity import EXACT_STATUSES, redact_ids, resolve_identity
 from validation.quarantine import quarantine_frame, whole_file_quarantine
@@ -166,8 +166,20 @@ def _newest_per_key(stg: pd.DataFrame, period_field: str | None) -> pd.DataFrame
     return ordered[~ordered.duplicated("record_key", keep="last")].sort_index()
 
 
+def _version_column(spec: SourceSpec) -> str | None:
+    """What dates a staged row, so that an older one never replaces a newer one."""
+    if spec.period_field:
+        return spec.period_field
+    return "file_period" if spec.file_period else None
+
+
 def _stale_message(spec: SourceSpec, stale: int) -> str:
     """Feedback for rows older than what the warehouse already holds (a late, older file)."""
+    if not spec.period_field:
+        return (
+            f"{stale} 行所在文件的文件名日期早于库中同一记录已有的快照（迟报的旧快照），"
+            "未覆盖较新的记录，按重复计"
+        )
     header = spec.column(spec.period_field).header
     return (
         f"{stale} 行的「{header}」早于库中同一记录已有的数据（迟报的旧数据），"
@@ -363,9 +375,14 @@ def _load_transaction(
         ).inserted_primary_key[0]
         result.load_id = load_id
         if stg is not None and len(stg):
-            kept = _newest_per_key(stg, spec.period_field)
+            version = _version_column(spec)
+            kept = _newest_per_key(stg.assign(file_period=file_period(spec, landed.name)), version)
             counts = upsert_rows(
-                conn, stg_table, kept.assign(load_id=load_id), version_column=spec.period_field
+                conn,
+                stg_table,
+                kept.assign(load_id=load_id),
+                version_column=version,
+                confirm_unchanged=version == "file_period",
             )
             if ident is not None:
                 # Identities of every kept row: set-based and idempotent (known keys are

@@ -222,3 +222,64 @@ def test_upsert_rows_counts_each_kind_and_keeps_the_newer_period(warehouse_url):
     with engine.begin() as conn, pytest.raises(ValueError, match="unique"):
         upsert_rows(conn, table, pd.concat([second, second]))
     engine.dispose()
+
+
+HUKOU_HEADER = (
+    "户号,姓名,公民身份号码,性别,民族,出生日期,与户主关系,户籍地址,乡镇(街道),村(社区),"
+    "户口状态,注销日期,注销原因"
+)
+
+
+def _hukou(landing, name: str, status: str, village: str = "塘下村", more: str = "") -> None:
+    """A register snapshot of 张伟 (and ``more`` rows); the file name dates it."""
+    folder = landing / "gongan_hukou"
+    folder.mkdir(parents=True, exist_ok=True)
+    cancel = "2026-10-20,死亡" if status == "注销" else ","
+    person = f"H1,张伟,{ID_A},男,汉族,1985-03-07,户主"
+    row = f"{person},新余市渝水区罗坊镇,罗坊镇,{village},{status},{cancel}"
+    (folder / name).write_text(f"{HUKOU_HEADER}\n{row}\n{more}", encoding="utf-8")
+
+
+def _register_status(engine) -> tuple[str, str]:
+    stg = staging_table(load_specs()["gongan_hukou"])
+    with engine.connect() as conn:
+        [(status, period)] = conn.execute(
+            select(stg.c.status, stg.c.file_period).where(stg.c.name == "张伟")
+        ).all()
+    return status, str(period)
+
+
+def test_a_late_older_register_snapshot_never_overwrites_a_newer_one(tmp_path, warehouse_url):
+    landing = tmp_path / "landing"
+    engine = open_warehouse(warehouse_url)
+    spec = load_specs()["gongan_hukou"]
+
+    def ingest() -> dict:
+        results = [ingest_file(engine, spec, f, PII_KEY) for f in landed_files(landing, spec)]
+        return {r.file_name: r for r in results if r.status != "already_loaded"}
+
+    _hukou(landing, "户籍人口_202609.csv", "正常")
+    ingest()
+    _hukou(landing, "户籍人口_202611.csv", "注销")  # died in October, seen in November
+    ingest()
+    assert _register_status(engine) == ("注销", "2026-11-01")
+    # The October snapshot arrives late: it still shows him alive (and the village written
+    # another way). It must not resurrect him.
+    _hukou(landing, "户籍人口_202610.csv", "正常", village="塘下")
+    [late] = ingest().values()
+    assert (late.rows_stale, late.rows_duplicate, late.rows_loaded) == (1, 1, 0)
+    assert "旧快照" in late.message
+    assert _register_status(engine) == ("注销", "2026-11-01")
+    # An identical December snapshot confirms the row as of December; a late file dated
+    # between November and December then cannot replace it either.
+    li = f"H2,李娜,{ID_B},女,汉族,1987-05-12,户主,新余市分宜县杨桥镇,杨桥镇,下村,正常,,\n"
+    _hukou(landing, "户籍人口_202612.csv", "注销", more=li)
+    [same] = ingest().values()
+    assert (same.rows_loaded, same.rows_duplicate, same.rows_stale) == (1, 1, 0)
+    assert _register_status(engine) == ("注销", "2026-12-01")
+    _hukou(landing, "户籍人口_20261120.csv", "正常", village="塘下村委")
+    [between] = ingest().values()
+    assert between.rows_stale == 1
+    assert _register_status(engine) == ("注销", "2026-12-01")
+    # Without the December confirmation this file would have won (11-20 > 11-01).
+    engine.dispose()

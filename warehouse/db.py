@@ -222,6 +222,7 @@ def upsert_rows(
     key: str = "record_key",
     hash_column: str = "row_hash",
     version_column: str | None = None,
+    confirm_unchanged: bool = False,
 ) -> UpsertCounts:
     """Merge a frame into ``table`` by its primary key ``key``, set-based, in the caller's
     transaction.
@@ -232,6 +233,10 @@ def upsert_rows(
     older than the stored one's; identical rows are left alone. Keys must be unique in the
     frame. The counts come from one join before the merge and are checked against the
     number of rows the merge wrote.
+
+    ``confirm_unchanged``: an identical row seen again in a newer file moves its stored
+    ``version_column`` forward (for a version outside the row hash, such as a file-name
+    date), so a late file dated between the two cannot replace it.
     """
     if frame.empty:
         return UpsertCounts(0, 0, 0, 0)
@@ -271,6 +276,12 @@ def upsert_rows(
         f"ON CONFLICT ({k}) DO UPDATE SET {assignments} "
         f"WHERE {target}.{h} <> excluded.{h} AND {newer_sql}"
     ).rowcount
+    if confirm_unchanged and version_column is not None:
+        conn.exec_driver_sql(
+            f"UPDATE {target} SET {v} = t.{v} FROM {t} t "
+            f"WHERE {target}.{k} = t.{k} AND {target}.{h} = t.{h} AND t.{v} IS NOT NULL "
+            f"AND ({target}.{v} IS NULL OR {target}.{v} < t.{v})"
+        )
     conn.exec_driver_sql(f"DROP TABLE {t}")
     counts = UpsertCounts(
         inserted=len(frame) - int(matched),

@@ -131,14 +131,15 @@ def dictionary_markdown() -> str:
         "",
         "One per source spec (rename and cast only): `record_key` (row key hash), "
         "`row_hash`, `load_id`, `row_number`, `person_key` (HMAC of the ID), `id_status`, "
-        "`id_masked`, `name_norm`, `row_warning`, `extra_values`, then the spec's fields "
+        "`id_masked`, `name_norm`, `row_warning`, `extra_values`, `file_period` (the snapshot "
+        "date a file name states, for specs that set `file_period`), then the spec's fields "
         "(ID fields replaced by `person_key`).",
         "",
         "| table | department | fields |",
         "|---|---|---|",
     ]
     for spec in load_specs().values():
-        cols = [c.name for c in staging_table(spec).columns][10:]
+        cols = [c.name for c in staging_table(spec).columns][11:]
         lines.append(
             f"| `{spec.staging_table}` | {spec.department} {spec.title} | {', '.join(cols)} |"
         )

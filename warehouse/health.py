@@ -59,15 +59,17 @@ def expected_period(spec: SourceSpec, as_of: dt.date) -> tuple[dt.date, dt.date]
 
 
 def _latest_period(engine: Engine, spec: SourceSpec) -> dt.date | None:
-    """The latest period the loaded rows cover (by the spec's period field)."""
-    if not spec.period_field:
+    """The latest period the loaded rows cover (by the spec's period field, or the snapshot
+    date its file names state)."""
+    column = spec.period_field or ("file_period" if spec.file_period else None)
+    if column is None:
         return None
     stg = staging_table(spec)
     with engine.connect() as conn:
-        value = conn.execute(select(func.max(stg.c[spec.period_field]))).scalar()
+        value = conn.execute(select(func.max(stg.c[column]))).scalar()
     if value is None:
         return None
-    if spec.column(spec.period_field).type == "integer":
+    if spec.period_field and spec.column(spec.period_field).type == "integer":
         return dt.date(int(value), 1, 1)
     return pd.Timestamp(value).date()
 

@@ -469,6 +469,7 @@ def staging_table(spec: SourceSpec, metadata: MetaData = Base.metadata) -> Table
         Column("name_norm", Text),
         Column("row_warning", String(32)),  # loaded, but the department should check it
         Column("extra_values", Text),  # columns the spec does not know yet (JSON), kept
+        Column("file_period", Date),  # the snapshot date the file name states (spec file_period)
     ]
     for col in spec.columns:
         if col.type == "id_number":
