@@ -9,12 +9,11 @@ from __future__ import annotations
 import datetime as dt
 
 import pandas as pd
-from openpyxl import Workbook
 from sqlalchemy import select, text
 
 from crosscheck.pipeline import open_warehouse, run
 from tests.conftest import PII_KEY
-from tests.test_exports import HOUSING
+from tests.test_exports import _housing
 from warehouse.db import read_frame
 from warehouse.history import flagged_on, monitoring_list_on
 from warehouse.models import DimPersonHistory, MonitoringList
@@ -39,14 +38,6 @@ WANG_DEAD = _person(
 )
 LI = _person("H2", "李娜", "360502198705120028", "女", "1987-05-12", "户主", FENYI)
 BABY = _person("H2", "李小宝", "360521202612010012", "男", "2026-12-01", "子", FENYI)
-
-
-def _housing(path, rows):
-    wb = Workbook()
-    wb.active.append(HOUSING)
-    for row in rows:
-        wb.active.append(row)
-    wb.save(path)
 
 
 def _tables(url) -> dict[str, list]:
