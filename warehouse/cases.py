@@ -252,57 +252,17 @@ def derive_cases(inputs: CaseInputs, rules: RuleSet, as_of: dt.date) -> pd.DataF
         rules,
     )
 
-    # 风险消除 eligibility for cases being helped (domain.md): what still blocks it.
-    elim = cfg["elimination"]
-    months = int(elim["min_months_since_confirmed"])
-    too_soon = case["confirmed_at"].isna() | (
-        case["confirmed_at"] + pd.DateOffset(months=months) > today
+    # 风险消除 eligibility for cases being helped, and county eliminations to re-check.
+    eliminated = case["status"].eq("eliminated") & ~reopened
+    blockers, conflicts = _elimination_check(
+        case, inputs, flags, signals, labour, n_measures, eliminated, rules, today
     )
-    few_measures = n_measures < int(elim["min_measures"])
-    income_labels = {rules.label(r) for r in elim["income_rules"]}
-    recent = flags[flags["as_of"] > today - pd.DateOffset(months=int(elim["income_stable_months"]))]
-    recent_types = _items(recent["risk_types"], recent["household_no"])
-    income_risk = households.isin(recent_types.loc[recent_types["item"].isin(income_labels), "key"])
-    income_risk |= households.isin(
-        signals.loc[signals["rule_id"].isin(elim["income_rules"]), "household_no"]
-    )
-    inc = inputs.income.dropna(subset=["year"]).sort_values("year")
-    inc = inc.drop_duplicates("household_no", keep="last").set_index("household_no")
-    line = inc["year"].astype(int).map(rules.line)
-    below = (inc["income_pc"] < line).reindex(households)
-    no_income = below.isna()
-    rigid = households.isin(
-        signals.loc[signals["rule_id"].isin(elim["rigid_rules"]), "household_no"]
-    )
-    gap = households.isin(signals.loc[signals["rule_id"].isin(rules["gap_rules"]), "household_no"])
-    no_labour = labour.eq(0)
-    at_risk = households.isin(signals.loc[signals["rule_id"].str.startswith("R-"), "household_no"])
-    blockers = [
-        (at_risk, "仍有风险预警"),
-        (too_soon, f"认定未满{months}个月"),
-        (few_measures, "未落实帮扶措施"),
-        (income_risk | below.fillna(False).astype(bool), "收入未稳定高于监测线"),
-        (no_income, "缺少收入数据"),
-        (rigid, "刚性支出未化解"),
-        (gap, "三保障或饮水安全未保障"),
-        (no_labour, "家庭无劳动力（不得标注风险消除）"),
-    ]
     helped = case["status"].isin(["confirmed", "assisting"])
-    case["elimination_blockers"] = _join_reasons(blockers, households).where(helped)
+    case["elimination_blockers"] = blockers.where(helped)
     case["elimination_check"] = np.where(
         helped, np.where(case["elimination_blockers"].isna(), "eligible", "not_eligible"), None
     )
-    # A county elimination the rules contradict: kept, shown, never silently accepted.
-    eliminated = case["status"].eq("eliminated") & ~reopened
-    soon_at_close = case["confirmed_at"].isna() | (
-        case["confirmed_at"] + pd.DateOffset(months=months) > case["close_date"]
-    )
-    conflicts = [
-        (no_labour, "无劳动力户不得标注风险消除"),
-        (soon_at_close, f"认定未满{months}个月即标注风险消除"),
-        (few_measures, "未落实帮扶措施即标注风险消除"),
-    ]
-    case["decision_conflict"] = _join_reasons(conflicts, households).where(eliminated)
+    case["decision_conflict"] = conflicts
     # Closed cases leave the list, unless the closing decision needs a second look.
     case["on_list"] = (
         (case["flagged"] & ~(closed_last & ~reopened))
@@ -315,6 +275,67 @@ def derive_cases(inputs: CaseInputs, rules: RuleSet, as_of: dt.date) -> pd.DataF
         case[col] = pd.to_datetime(case[col]).dt.date
     case["case_no"] = case["case_no"].astype(int)
     return case[CASE_COLUMNS]
+
+
+def _elimination_check(
+    case: pd.DataFrame,
+    inputs: CaseInputs,
+    flags: pd.DataFrame,
+    signals: pd.DataFrame,
+    labour: pd.Series,
+    n_measures: pd.Series,
+    eliminated: pd.Series,
+    rules: RuleSet,
+    today: pd.Timestamp,
+) -> tuple[pd.Series, pd.Series]:
+    """(blockers, conflicts) per household, in Chinese; NaN where none holds.
+
+    Blockers: the domain.md conditions for 风险消除 not met yet. Conflicts: for households
+    the county marked eliminated, the conditions that decision broke.
+    """
+    elim = rules["cases"]["elimination"]
+    households = case.index
+    months = int(elim["min_months_since_confirmed"])
+    confirmed = case["confirmed_at"]
+    too_soon = confirmed.isna() | (confirmed + pd.DateOffset(months=months) > today)
+    few_measures = n_measures < int(elim["min_measures"])
+
+    def signalled(rule_ids) -> np.ndarray:
+        return households.isin(signals.loc[signals["rule_id"].isin(rule_ids), "household_no"])
+
+    # Income stable: no income signal in any run of the last months, latest income >= line.
+    income_labels = {rules.label(r) for r in elim["income_rules"]}
+    recent = flags[flags["as_of"] > today - pd.DateOffset(months=int(elim["income_stable_months"]))]
+    recent_types = _items(recent["risk_types"], recent["household_no"])
+    income_risk = households.isin(recent_types.loc[recent_types["item"].isin(income_labels), "key"])
+    income_risk |= signalled(elim["income_rules"])
+    inc = inputs.income.dropna(subset=["year"]).sort_values("year")
+    inc = inc.drop_duplicates("household_no", keep="last").set_index("household_no")
+    below = (inc["income_pc"] < inc["year"].astype(int).map(rules.line)).reindex(households)
+    no_labour = labour.eq(0)
+    at_risk = households.isin(signals.loc[signals["rule_id"].str.startswith("R-"), "household_no"])
+    blockers = [
+        (at_risk, "仍有风险预警"),
+        (too_soon, f"认定未满{months}个月"),
+        (few_measures, "未落实帮扶措施"),
+        (income_risk | below.fillna(False).astype(bool), "收入未稳定高于监测线"),
+        (below.isna(), "缺少收入数据"),
+        (signalled(elim["rigid_rules"]), "刚性支出未化解"),
+        (signalled(rules["gap_rules"]), "三保障或饮水安全未保障"),
+        (no_labour, "家庭无劳动力（不得标注风险消除）"),
+    ]
+    soon_at_close = confirmed.isna() | (
+        confirmed + pd.DateOffset(months=months) > case["close_date"]
+    )
+    conflicts = [
+        (no_labour, "无劳动力户不得标注风险消除"),
+        (soon_at_close, f"认定未满{months}个月即标注风险消除"),
+        (few_measures, "未落实帮扶措施即标注风险消除"),
+    ]
+    return (
+        _join_reasons(blockers, households),
+        _join_reasons(conflicts, households).where(eliminated),
+    )
 
 
 def _join_reasons(reasons: list[tuple[pd.Series, str]], index: pd.Index) -> pd.Series:
