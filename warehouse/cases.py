@@ -26,6 +26,7 @@ import numpy as np
 import pandas as pd
 from sqlalchemy import Engine, and_, delete, select
 
+from connectors.spec import load_specs
 from warehouse.db import bulk_insert, read_frame
 from warehouse.models import (
     DimPerson,
@@ -347,9 +348,9 @@ def _join_reasons(reasons: list[tuple[pd.Series, str]], index: pd.Index) -> pd.S
     return joined.where(joined.ne(""))
 
 
-def _decisions(engine: Engine, rule_inputs: RuleInputs) -> pd.DataFrame:
+def _decisions(engine: Engine) -> pd.DataFrame:
     """Every staged county decision, with the household its head was linked to (if any)."""
-    stg = staging_table(rule_inputs.specs[DECISIONS_SOURCE])
+    stg = staging_table(load_specs()[DECISIONS_SOURCE])
     stmt = select(
         stg.c.hukou_no,
         stg.c.decision,
@@ -394,7 +395,7 @@ def read_case_inputs(engine: Engine, as_of: dt.date, rules: RuleSet) -> CaseInpu
         persons = read_frame(
             conn, select(DimPerson.household_no, DimPerson.birth_date, DimPerson.status)
         )
-    decisions = _decisions(engine, rule_inputs)
+    decisions = _decisions(engine)
     # The 户号 the county was given is the key; the head's link only fills an unknown one.
     known = decisions["hukou_no"].isin(set(persons["household_no"]))
     decisions = decisions.assign(

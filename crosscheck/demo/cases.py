@@ -18,28 +18,16 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from warehouse.rules import load_rule_set
+
 from .city import City
 from .periods import Periods
 
 __all__ = ["DECISION_COLUMNS", "plan_cases"]
 
 DECISION_COLUMNS = ["hh", "decision", "days_ago", "risk_types", "measures", "object_type"]
-# Risk labels as on the monitoring list the county was sent (warehouse/rules/default.yaml).
-LABELS = {
-    "R-INCOME": "收入低于监测线",
-    "R-DROP": "收入大幅下降",
-    "R-RIGID": "刚性支出超过收入",
-    "R-MEDICAL": "因病",
-    "R-DISASTER": "因灾",
-    "R-HOUSING": "住房安全",
-    "R-SCHOOL": "因学",
-    "R-DISABILITY": "因残",
-    "R-WORK": "务工就业不稳",
-    "R-LABOUR": "缺劳动力",
-    "R-WATER": "饮水安全",
-    "R-MEDINS": "基本医疗保障",
-    "R-ASSIST": "兜底保障",
-}
+# Risk labels as on the monitoring list the county was sent.
+LABELS = {k: v for k, v in load_rule_set()["labels"].items() if k.startswith("R-")}
 # Story -> (expected status, case_no, on the list, elimination check, conflict expected).
 OUTCOMES = {
     "lead": ("lead", 1, True, "", False),

@@ -18,7 +18,7 @@ from sqlalchemy import Engine, delete, select
 
 from connectors.spec import load_specs
 from warehouse.db import bulk_insert, read_frame
-from warehouse.intermediate import ensure_views, linked_view
+from warehouse.intermediate import linked_view
 from warehouse.models import (
     DimHousehold,
     DimPerson,
@@ -104,8 +104,6 @@ class RuleInputs:
     ):
         self.engine = engine
         self.specs = load_specs()
-        if engine is not None:
-            ensure_views(engine)
         self._cache: dict[str, pd.DataFrame] = {}
         for source_id, frame in (frames or {}).items():
             # Columns a test leaves out are there, empty, as in a staged source.
