@@ -38,14 +38,14 @@ format: $(STAMP) ## apply ruff fixes and formatting
 
 BENCH_PG ?= postgresql+psycopg://postgres@127.0.0.1:5432/postgres
 bench: $(STAMP) ## pipeline (SQLite) and load-vs-COPY (PostgreSQL at BENCH_PG) benchmarks; var/bench/
-	$(BIN)/python -m crosscheck.bench --out var/bench
-	$(BIN)/python -m crosscheck.bench_load --out var/bench --pg-admin $(BENCH_PG)
+	$(BIN)/python -m benchmarks.pipeline --out var/bench
+	$(BIN)/python -m benchmarks.load --out var/bench --pg-admin $(BENCH_PG)
 
 bench-match: $(STAMP) ## linkage benchmark: demo city + FEBRL4 vs Splink; var/bench/match.{json,md}
-	$(BIN)/python -m matching.bench_match --out var/bench
+	$(BIN)/python -m benchmarks.match --out var/bench
 
 bench-scale: $(STAMP) ## linkage at scale: 1M records vs 1.2M persons (~5 min); var/bench/match_scale.{json,md}
-	$(BIN)/python -m matching.bench_scale --out var/bench
+	$(BIN)/python -m benchmarks.match_scale --out var/bench
 
 report-screenshot: ## render a department feedback page with headless Chromium to var/reports/feedback.png
 	command -v chromium >/dev/null || { apt-get update -qq && \

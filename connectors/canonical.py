@@ -12,9 +12,9 @@ from dataclasses import dataclass, field
 
 import pandas as pd
 
+from connectors import values as cv
 from connectors.readers import RawTable
 from connectors.spec import ColumnSpec, SourceSpec
-from matching import normalize as nz
 
 __all__ = ["CanonicalBatch", "normalize_header", "to_canonical"]
 
@@ -51,17 +51,17 @@ def _type_column(col: ColumnSpec, raw: pd.Series) -> tuple[pd.Series, pd.Series]
         # IDs stay as sent here; matching.normalize decides what they are.
         return raw.where(~_blank(raw), None), no_error
     if col.type == "text":
-        return nz.normalize_text(raw), no_error
+        return cv.normalize_text(raw), no_error
     if col.type == "name":
         return raw.astype("string").str.strip().where(~_blank(raw)), no_error
     if col.type == "date":
-        parsed = nz.parse_dates(raw)
+        parsed = cv.parse_dates(raw)
     elif col.type == "datetime":
-        parsed = nz.parse_datetimes(raw)
+        parsed = cv.parse_datetimes(raw)
     elif col.type == "month":
-        parsed = nz.parse_months(raw)
+        parsed = cv.parse_months(raw)
     elif col.type in ("amount", "integer"):
-        parsed = nz.parse_amounts(raw, multiplier=col.multiplier)
+        parsed = cv.parse_amounts(raw, multiplier=col.multiplier)
         if col.type == "integer":
             value = parsed["value"]
             # Beyond 2**53 a float no longer holds an exact integer (an ID pasted into a
@@ -70,7 +70,7 @@ def _type_column(col: ColumnSpec, raw: pd.Series) -> tuple[pd.Series, pd.Series]
             rounded = value.where(~unusable).round().astype("Int64")
             return rounded, parsed["invalid"] | unusable
     elif col.type == "code":
-        parsed = nz.normalize_codes(raw, col.values, col.aliases)
+        parsed = cv.normalize_codes(raw, col.values, col.aliases)
     else:  # pragma: no cover - the spec loader rejects unknown types
         raise ValueError(col.type)
     return parsed["value"], parsed["invalid"].astype(bool)

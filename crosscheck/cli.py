@@ -122,7 +122,7 @@ class _Progress:
 
 def _cmd_demo(args) -> int:
     from connectors.spec import load_specs
-    from crosscheck.demo import generate_demo
+    from demo import generate_demo
 
     progress = _Progress(total=len(load_specs()))
     try:

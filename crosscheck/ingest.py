@@ -28,7 +28,8 @@ from connectors.landing import LandedFile
 from connectors.readers import FileRejected, read_file
 from connectors.spec import SourceSpec, file_period
 from matching import normalize as nz
-from matching.identity import EXACT_STATUSES, redact_ids, resolve_identity
+from matching.identity import EXACT_STATUSES, resolve_identity
+from privacy import redact_ids
 from validation.quarantine import quarantine_frame, whole_file_quarantine
 from validation.reasons import reason_text
 from validation.suites import RowFailure, validate_rows

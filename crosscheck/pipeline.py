@@ -20,8 +20,8 @@ from sqlalchemy import Engine, delete, insert, inspect, select
 from connectors.landing import LandedFile, landed_files
 from connectors.spec import SourceSpec, load_specs
 from crosscheck.ingest import InvariantViolation, LoadResult, ingest_file
-from matching.identity import redact_ids
 from matching.linker import link_all
+from privacy import redact_ids
 from validation.data_docs import write_data_docs
 from validation.feedback import write_feedback_packs
 from validation.warehouse_checks import CheckResult, run_warehouse_checks

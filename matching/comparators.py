@@ -19,6 +19,7 @@ from rapidfuzz import process
 from rapidfuzz.distance import OSA, Indel, JaroWinkler, Levenshtein
 from rapidfuzz.fuzz import ratio, token_sort_ratio
 
+from connectors import values as cv
 from matching import normalize as nz
 from matching.settings import Comparison, Level, LinkSettings
 
@@ -51,7 +52,7 @@ def _minlen(s: pd.Series, n: str) -> pd.Series:
 def _dates(s: pd.Series) -> pd.Series:
     if pd.api.types.is_datetime64_any_dtype(s.dtype):
         return s
-    return nz.parse_dates(s)["value"]
+    return cv.parse_dates(s)["value"]
 
 
 EXPRESSIONS: dict[str, Callable[..., pd.Series]] = {
@@ -60,8 +61,8 @@ EXPRESSIONS: dict[str, Callable[..., pd.Series]] = {
     "surname": lambda s: nz.normalize_names(s).str.slice(0, 1),
     "substr": _substr,
     "minlen": _minlen,
-    "lower": lambda s: nz.normalize_text(s).str.lower(),
-    "text": lambda s: nz.normalize_text(s),
+    "lower": lambda s: cv.normalize_text(s).str.lower(),
+    "text": lambda s: cv.normalize_text(s),
     "date": _dates,
     "year": lambda s: _dates(s).dt.year.astype("Int64"),
     "month_day": lambda s: _dates(s).dt.strftime("%m%d").astype("string"),

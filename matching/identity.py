@@ -9,16 +9,13 @@ linker can reach their digits through the restricted table.
 
 from __future__ import annotations
 
-import hashlib
-import hmac
-import re
-
 import pandas as pd
 
 from connectors.spec import SourceSpec
 from matching import normalize as nz
+from privacy import keyed_hash, mask_id
 
-__all__ = ["EXACT_STATUSES", "keyed_hash", "redact_ids", "resolve_identity"]
+__all__ = ["EXACT_STATUSES", "resolve_identity"]
 
 # ID statuses trusted for exact linking.
 EXACT_STATUSES = ("valid", "repaired_15")
@@ -31,23 +28,6 @@ _STATUS_RANK = {
     "malformed": 4,
     "blank": 5,
 }
-
-
-_ID_LIKE = re.compile(r"(\d{6})\d{5,8}(\d{3}[\dXx])")
-
-
-def redact_ids(text: str) -> str:
-    """Mask anything that looks like a 15- or 18-digit ID number in free text (logs)."""
-    return _ID_LIKE.sub(lambda m: m.group(1) + "********" + m.group(2), text)
-
-
-def keyed_hash(values: pd.Series, key: bytes) -> pd.Series:
-    """HMAC-SHA256 of each distinct value, 32 hex chars; <NA> stays <NA>."""
-    uniques = values.dropna().unique()
-    mapping = {
-        v: hmac.new(key, v.encode("utf-8"), hashlib.sha256).hexdigest()[:32] for v in uniques
-    }
-    return values.map(mapping).astype("string")
 
 
 def _ids_of_column(spec_form: str, raw: pd.Series) -> pd.DataFrame:
@@ -87,5 +67,5 @@ def resolve_identity(spec: SourceSpec, values: pd.DataFrame, key: bytes) -> pd.D
     out["id_number"] = number.astype("string")
     out["id_status"] = best["id_status"].astype("string")
     out["person_key"] = keyed_hash(hashed_input.where(number.notna()).astype("string"), key)
-    out["id_masked"] = nz.mask_id(number.astype("string"))
+    out["id_masked"] = mask_id(number.astype("string"))
     return out

@@ -88,8 +88,8 @@ def warehouse_url(request, tmp_path):
 @pytest.fixture(scope="session")
 def demo_city(tmp_path_factory):
     """A small demo city (landing + truth), generated once per test session."""
-    from crosscheck.demo import generate_demo
     from crosscheck.settings import DEMO_MARKER
+    from demo import generate_demo
 
     base = tmp_path_factory.mktemp("demo")
     landing = base / "landing"

@@ -1,4 +1,4 @@
-"""Tests of the demo-city generator (crosscheck.demo): a 300-household city in a temp dir."""
+"""Tests of the demo-city generator (demo): a 300-household city in a temp dir."""
 
 from __future__ import annotations
 
@@ -15,9 +15,9 @@ import openpyxl
 import pandas as pd
 import pytest
 
-from crosscheck.demo import generate_demo
-from crosscheck.demo.ids import check_chars, id_strings, id_to_15, is_valid_id
-from crosscheck.demo.quirks import IdQuirks, corrupt_ids, fmt_amounts, fmt_dates
+from demo import generate_demo
+from demo.ids import check_chars, id_strings, id_to_15, is_valid_id
+from demo.quirks import IdQuirks, corrupt_ids, fmt_amounts, fmt_dates
 
 # Header text exactly as departments.md lists it: "source: columns", continued on indented lines.
 # county_decisions is not in departments.md: it is the county's answer, specified by us

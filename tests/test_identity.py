@@ -5,7 +5,8 @@ from __future__ import annotations
 import pandas as pd
 
 from connectors.spec import load_specs
-from matching.identity import keyed_hash, redact_ids, resolve_identity
+from matching.identity import resolve_identity
+from privacy import keyed_hash, redact_ids
 
 KEY = b"k"
 ID18 = "36050219850307123X"  # 15-digit form: 360502850307123

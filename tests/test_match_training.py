@@ -6,12 +6,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from matching.bench_scale import _normalise, _persons, generate
+from demo.scale import generate, normalised_records, register_persons_frame
 from matching.comparators import settings_expressions, with_expressions
-from matching.identity import keyed_hash
 from matching.linker import link_records
 from matching.model import FellegiSunter
 from matching.settings import load_settings
+from privacy import keyed_hash
 
 W = [7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2]
 
@@ -24,8 +24,8 @@ def _check(body17: str) -> str:
 def city():
     """A generated register (6,000 persons) and 5,000 quirky records with their truth."""
     register, raw = generate(6_000, 5_000, seed=11)
-    persons = _persons(register)
-    return persons, _normalise(raw), raw
+    persons = register_persons_frame(register)
+    return persons, normalised_records(raw), raw
 
 
 def test_exact_id_links_train_m_and_the_id_comparison_keeps_its_settings(city):

@@ -9,7 +9,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from connectors import values as cv
 from matching import normalize as nz
+from privacy import mask_id
 
 AS_OF = dt.date(2026, 11, 29)
 WEIGHTS = [7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2]
@@ -288,7 +290,7 @@ def test_id_from_student_no():
 
 
 def test_mask_id():
-    got = nz.mask_id(pd.Series(["36050219850307123X", None, "360502198503071", "123"]))
+    got = mask_id(pd.Series(["36050219850307123X", None, "360502198503071", "123"]))
     assert got.tolist()[0] == "360502********123X"
     assert pd.isna(got.iloc[1])
     assert got.iloc[2] == "360502********3071"
@@ -400,7 +402,7 @@ def test_name_pinyin_blank():
 # --------------------------------------------------------------------------- dates
 
 
-def parsed(values, fn=nz.parse_dates, **kw) -> list:
+def parsed(values, fn=cv.parse_dates, **kw) -> list:
     out = fn(pd.Series(values, dtype=object), **kw)
     assert str(out["value"].dtype) == "datetime64[ns]"
     assert out["invalid"].dtype == bool
@@ -504,7 +506,7 @@ def test_parse_dates_blank_is_not_invalid():
 
 def test_parse_dates_keeps_index_and_handles_datetime_dtype():
     s = pd.Series(pd.to_datetime(["2026-03-14 10:22:05", None]), index=[5, 7])
-    out = nz.parse_dates(s)
+    out = cv.parse_dates(s)
     assert out.index.tolist() == [5, 7]
     assert out["value"].iloc[0] == pd.Timestamp("2026-03-14")
     assert out["invalid"].tolist() == [False, False]
@@ -522,7 +524,7 @@ def test_parse_datetimes_keeps_time():
             dt.datetime(2026, 3, 14, 10, 22, 5),
             "2026-03-14 24:00:00",
         ],
-        fn=nz.parse_datetimes,
+        fn=cv.parse_datetimes,
     )
     assert values[:7] == [
         pd.Timestamp("2026-03-14 10:22:05"),
@@ -537,7 +539,7 @@ def test_parse_datetimes_keeps_time():
 
 
 def test_parse_datetimes_serial_fraction_rounds_to_second():
-    values, _ = parsed([45000 + (10 * 3600 + 14 * 60 + 57) / 86400], fn=nz.parse_datetimes)
+    values, _ = parsed([45000 + (10 * 3600 + 14 * 60 + 57) / 86400], fn=cv.parse_datetimes)
     assert values == [pd.Timestamp("2023-03-15 10:14:57")]
 
 
@@ -560,13 +562,13 @@ def test_parse_datetimes_serial_fraction_rounds_to_second():
     ],
 )
 def test_parse_months(raw):
-    values, invalid = parsed([raw], fn=nz.parse_months)
+    values, invalid = parsed([raw], fn=cv.parse_months)
     assert values == [pd.Timestamp("2026-03-01")] and invalid == [False]
 
 
 @pytest.mark.parametrize("raw", ["2026-13", "202613", "2026-00", "三月", "2026-3-45"])
 def test_parse_months_invalid(raw):
-    values, invalid = parsed([raw], fn=nz.parse_months)
+    values, invalid = parsed([raw], fn=cv.parse_months)
     assert values == [None] and invalid == [True]
 
 
@@ -603,7 +605,7 @@ def test_parse_months_invalid(raw):
     ],
 )
 def test_parse_amounts(raw, expected):
-    out = nz.parse_amounts(pd.Series([raw], dtype=object))
+    out = cv.parse_amounts(pd.Series([raw], dtype=object))
     assert out["value"].iloc[0] == pytest.approx(expected)
     assert not out["invalid"].iloc[0]
 
@@ -612,20 +614,20 @@ def test_parse_amounts(raw, expected):
     "raw", ["abc", "--", "-", "12,5", "1,2345", "1.2.3", "万", "12$", True, np.inf, "1万万"]
 )
 def test_parse_amounts_invalid(raw):
-    out = nz.parse_amounts(pd.Series([raw], dtype=object))
+    out = cv.parse_amounts(pd.Series([raw], dtype=object))
     assert np.isnan(out["value"].iloc[0]) and out["invalid"].iloc[0]
 
 
 def test_parse_amounts_blank_multiplier_and_dtypes():
     s = pd.Series(["1.5", None, "", "2万", 3], index=[3, 1, 2, 0, 9], dtype=object)
-    out = nz.parse_amounts(s, multiplier=10000)
+    out = cv.parse_amounts(s, multiplier=10000)
     assert out.index.tolist() == [3, 1, 2, 0, 9]
     assert out["value"].dtype == np.float64 and out["invalid"].dtype == bool
     assert out["value"].tolist()[0] == 15000.0
     assert np.isnan(out["value"].iloc[1]) and np.isnan(out["value"].iloc[2])
     assert out["value"].tolist()[3:] == [2e8, 30000.0]
     assert out["invalid"].tolist() == [False] * 5
-    floats = nz.parse_amounts(pd.Series([1.5, np.nan]))
+    floats = cv.parse_amounts(pd.Series([1.5, np.nan]))
     assert floats["value"].iloc[0] == 1.5 and floats["invalid"].tolist() == [False, False]
 
 
@@ -634,7 +636,7 @@ def test_parse_amounts_blank_multiplier_and_dtypes():
 
 def test_normalize_text():
     s = pd.Series([" a  b ", "Ｃ级", None, 3.0, 2.5, 7, "\u3000x\u3000y\u3000", "", "  "])
-    assert nz.normalize_text(s).tolist() == [
+    assert cv.normalize_text(s).tolist() == [
         "a b",
         "C级",
         pd.NA,
@@ -649,19 +651,19 @@ def test_normalize_text():
 
 def test_normalize_codes():
     s = pd.Series(["C", "C级", "Ｄ", "d", " b 级 ", "Ｃ级", "E", "危房", None, " ", "CC"])
-    out = nz.normalize_codes(s, ["A", "B", "C", "D"], {"危房": "D"})
+    out = cv.normalize_codes(s, ["A", "B", "C", "D"], {"危房": "D"})
     assert out["value"].tolist() == ["C", "C", "D", "D", "B", "C", pd.NA, "D", pd.NA, pd.NA, pd.NA]
     assert out["invalid"].tolist() == [False] * 6 + [True, False, False, False, True]
     assert out["invalid"].dtype == bool
 
 
 def test_normalize_codes_canonical_spelling_and_numbers():
-    out = nz.normalize_codes(pd.Series(["是", "否", 1, 1.0, "1"]), ["是", "否", "1"])
+    out = cv.normalize_codes(pd.Series(["是", "否", 1, 1.0, "1"]), ["是", "否", "1"])
     assert out["value"].tolist() == ["是", "否", "1", "1", "1"]
-    out = nz.normalize_codes(pd.Series(["城乡低保", "城乡低保 "]), ["城乡低保", "特困供养"])
+    out = cv.normalize_codes(pd.Series(["城乡低保", "城乡低保 "]), ["城乡低保", "特困供养"])
     assert out["value"].tolist() == ["城乡低保"] * 2
 
 
 def test_normalize_codes_alias_to_unknown_code_is_an_error():
     with pytest.raises(ValueError, match="not an allowed code"):
-        nz.normalize_codes(pd.Series(["x"]), ["A"], {"x": "Z"})
+        cv.normalize_codes(pd.Series(["x"]), ["A"], {"x": "Z"})

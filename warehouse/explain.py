@@ -10,7 +10,7 @@ import datetime as dt
 
 from sqlalchemy import Engine, func, select
 
-from matching.identity import redact_ids
+from privacy import redact_ids
 from warehouse.db import read_frame
 from warehouse.models import (
     DimHousehold,

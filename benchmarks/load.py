@@ -1,6 +1,6 @@
 """Load benchmark on PostgreSQL: our staging merge against a raw COPY of the same rows.
 
-    python -m crosscheck.bench_load --out var/bench [--households 20000]
+    python -m benchmarks.load --out var/bench [--households 20000]
         [--source renshe_employment] [--pg-admin postgresql+psycopg://postgres@127.0.0.1/postgres]
 
 Generates a demo city, turns every file of one source into the staging rows ingest would
@@ -281,7 +281,7 @@ def main(argv: list[str] | None = None) -> int:
         help="a login that may create databases; the benchmark database is dropped afterwards",
     )
     args = parser.parse_args(argv)
-    from crosscheck.demo import generate_demo
+    from demo import generate_demo
 
     args.out.mkdir(parents=True, exist_ok=True)
     work = args.out / f"load_city_{args.households}"

@@ -1,6 +1,6 @@
 """Pipeline benchmark: time each stage on a generated city and write the results to a file.
 
-    python -m crosscheck.bench --out var/bench [--households 20000] [--warehouse URL]
+    python -m benchmarks.pipeline --out var/bench [--households 20000] [--warehouse URL]
 
 Writes ``pipeline.json`` and ``pipeline.md`` (rows per second per source and stage timings,
 peak memory). Speed targets are checked here, never in unit tests.
@@ -29,7 +29,7 @@ def _peak_rss_mib() -> float:
 
 
 def bench(out: Path, households: int, warehouse_url: str | None, seed: int) -> dict:
-    from crosscheck.demo import generate_demo
+    from demo import generate_demo
 
     work = out / f"city_{households}"
     shutil.rmtree(work, ignore_errors=True)
