@@ -54,6 +54,7 @@ __all__ = [
     "RecordLink",
     "RiskSignal",
     "RunLog",
+    "ValidationResult",
     "staging_table",
 ]
 
@@ -440,6 +441,25 @@ class RunLog(Base):
     as_of: Mapped[dt.date] = mapped_column(Date, primary_key=True)
     finished_at: Mapped[dt.datetime] = mapped_column(DateTime)
     summary: Mapped[str] = mapped_column(Text)
+    rules_file: Mapped[str | None] = mapped_column(Text)  # the rule set the run applied
+    rules_sha256: Mapped[str | None] = mapped_column(String(64))  # and its content hash
+
+
+class ValidationResult(Base):
+    """The Great Expectations result of one file's row suite, kept for the data docs.
+
+    ``result_json`` holds per-expectation statistics (success, counts, percentages), never
+    the failing values themselves: those can be ID numbers and stay in ``quarantine``.
+    """
+
+    __tablename__ = "validation_result"
+    load_id: Mapped[int] = mapped_column(Integer, primary_key=True)  # load_audit.load_id
+    source_id: Mapped[str] = mapped_column(String(64), index=True)
+    suite_name: Mapped[str] = mapped_column(String(128))
+    success: Mapped[bool] = mapped_column(Boolean)
+    evaluated_expectations: Mapped[int] = mapped_column(Integer)
+    successful_expectations: Mapped[int] = mapped_column(Integer)
+    result_json: Mapped[str] = mapped_column(Text)
 
 
 _SQL_TYPES = {
