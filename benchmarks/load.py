@@ -36,13 +36,13 @@ import pandas as pd
 from sqlalchemy import Engine, MetaData, Table, create_engine, text
 from sqlalchemy.exc import DBAPIError
 
-import crosscheck.ingest as ingest
+import warehouse.load as ingest
 from connectors.canonical import to_canonical
 from connectors.landing import LandedFile, landed_files
 from connectors.readers import read_file
 from connectors.spec import SourceSpec, load_specs
-from crosscheck.pipeline import open_warehouse
 from crosscheck.settings import DEV_PII_KEY
+from crosscheck.steps import ingest_file, open_warehouse
 from validation.quarantine import quarantine_frame
 from validation.suites import validate_rows
 from warehouse.db import bulk_insert, upsert_rows
@@ -59,7 +59,7 @@ def _staging_frame(spec: SourceSpec, landed: LandedFile) -> pd.DataFrame:
     batch = to_canonical(spec, table)
     quarantined = quarantine_frame(spec, batch, validate_rows(spec, batch))
     keep = batch.values.index.difference(pd.Index(quarantined["row_number"]))
-    stg, _ = ingest._staging_rows(spec, batch, keep, PII_KEY)
+    stg, _ = ingest.staging_rows(spec, batch, keep, PII_KEY, AS_OF)
     return ingest._newest_per_key(stg, spec.period_field)
 
 
@@ -198,7 +198,7 @@ def bench_load(engine: Engine, spec: SourceSpec, landing: Path, repeat: int) -> 
     loads = []
 
     def ingest_all():
-        loads[:] = [ingest.ingest_file(engine, spec, landed, PII_KEY) for landed in files]
+        loads[:] = [ingest_file(engine, spec, landed, PII_KEY, AS_OF) for landed in files]
 
     ingest._load_transaction = timed_transaction
     try:

@@ -56,8 +56,8 @@ def _prf(tp: int, fp: int, fn: int) -> dict:
 def _demo_warehouse(work: Path, households: int, seed: int):
     """Generate and ingest the demo city; return the engine (dimensions built)."""
     from connectors.spec import load_specs
-    from crosscheck.pipeline import ingest_source, open_warehouse
     from crosscheck.settings import DEV_PII_KEY
+    from crosscheck.steps import ingest_source, open_warehouse
     from demo import generate_demo
     from warehouse.dims import build_dimensions
 
@@ -67,7 +67,7 @@ def _demo_warehouse(work: Path, households: int, seed: int):
     )
     engine = open_warehouse(f"sqlite:///{work / 'warehouse.db'}")
     for spec in load_specs().values():
-        ingest_source(engine, spec, work / "landing", DEV_PII_KEY.encode())
+        ingest_source(engine, spec, work / "landing", DEV_PII_KEY.encode(), AS_OF)
     build_dimensions(engine)
     return engine
 

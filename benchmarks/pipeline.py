@@ -18,8 +18,8 @@ import time
 from pathlib import Path
 
 from connectors.spec import load_specs
-from crosscheck.pipeline import cross_check, ingest_source, open_warehouse
 from crosscheck.settings import DEV_PII_KEY
+from crosscheck.steps import cross_check, ingest_source, open_warehouse
 
 AS_OF = dt.date(2026, 11, 30)
 
@@ -45,7 +45,7 @@ def bench(out: Path, households: int, warehouse_url: str | None, seed: int) -> d
     ingest_started = time.perf_counter()
     for spec in load_specs().values():
         t0 = time.perf_counter()
-        loads, failures = ingest_source(engine, spec, work / "landing", DEV_PII_KEY.encode())
+        loads, failures = ingest_source(engine, spec, work / "landing", DEV_PII_KEY.encode(), AS_OF)
         seconds = time.perf_counter() - t0
         rows = sum(r.rows_in for r in loads)
         sources.append(

@@ -13,7 +13,13 @@ from rapidfuzz import fuzz
 
 from connectors.spec import ColumnSpec, SourceSpec, load_specs
 
-__all__ = ["guess_other_source", "rename_suggestions", "sniff_format", "wrong_format_message"]
+__all__ = [
+    "guess_other_source",
+    "rename_suggestions",
+    "schema_problem",
+    "sniff_format",
+    "wrong_format_message",
+]
 
 _FORMAT_NAMES = {
     "csv": "CSV 文本",
@@ -93,3 +99,20 @@ def rename_suggestions(missing: list[ColumnSpec], extra: list[str]) -> dict[str,
             suggestions[col.header] = header
             free.remove(header)
     return suggestions
+
+
+def schema_problem(
+    spec: SourceSpec, missing: list[ColumnSpec], extra: list[str], headers: list[str]
+) -> tuple[str, str]:
+    """(reason code, detail) when expected columns are missing: another source's file, or
+    columns renamed or dropped (with the likely new names)."""
+    other = guess_other_source(headers, spec)
+    if other is not None:
+        return "FILE_OTHER_SOURCE", f"{other.department}{other.title}（{other.source_id}）"
+    renamed = rename_suggestions(missing, extra)
+    parts = [
+        f"「{c.header}」"
+        + (f"（可能改名为「{renamed[c.header]}」）" if c.header in renamed else "")
+        for c in missing
+    ]
+    return "FILE_COLUMNS_MISSING", "、".join(parts)

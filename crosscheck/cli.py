@@ -77,6 +77,9 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--as-of", type=_date, default=None, help="run date (default: today)")
     run.add_argument("--reports", type=Path, help="exports folder (CROSSCHECK_REPORTS_DIR)")
     run.add_argument(
+        "--rules", type=Path, help="rule set YAML (CROSSCHECK_RULES; default: the shipped rules)"
+    )
+    run.add_argument(
         "--retrain-linkage",
         action="store_true",
         help="train every source's linkage model afresh instead of reusing the stored one",
@@ -207,7 +210,7 @@ def _print_summary(summary) -> None:
 
 
 def _cmd_run(args) -> int:
-    from crosscheck.pipeline import run
+    from crosscheck.steps import run
     from warehouse.db import WarehouseError
 
     settings = load_settings(
@@ -228,6 +231,7 @@ def _cmd_run(args) -> int:
             settings.pii_key,
             progress,
             retrain_linkage=args.retrain_linkage,
+            rules_file=args.rules,
         )
     except WarehouseError as exc:
         raise SettingsError(str(exc)) from None

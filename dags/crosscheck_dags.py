@@ -1,19 +1,22 @@
-"""Airflow DAGs of the one-stop cross-check (thin TaskFlow shells over the packages).
+"""Airflow DAGs of the one-stop cross-check (thin TaskFlow shells over ``crosscheck.steps``).
 
 - ``ingest_<source_id>``: one DAG per source spec, generated here. Lists the source's new
   files in the landing zone, loads each (mapped task), and updates the Asset of the
   source's staging table when anything new was loaded.
-- ``crosscheck``: scheduled on any staging Asset; rebuilds dimensions, links, risk
-  signals, marts and exports for the run date.
+- ``crosscheck``: scheduled on the staging Assets; dimensions, links, risk signals, cases,
+  marts, exports and ``run_log`` for the run date, in one retryable task calling the same
+  ``crosscheck.steps.cross_check`` the CLI calls.
 
 Settings come from the environment (CROSSCHECK_LANDING_DIR, CROSSCHECK_WAREHOUSE_URL,
-CROSSCHECK_PII_KEY, CROSSCHECK_REPORTS_DIR). Nothing heavy is imported at parse time.
+CROSSCHECK_PII_KEY, CROSSCHECK_REPORTS_DIR, CROSSCHECK_RULES). Nothing heavy is imported
+at parse time.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import os
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from airflow.sdk import Asset, AssetAny, Param, dag, get_current_context, task
@@ -22,6 +25,7 @@ from connectors.spec import SourceSpec, load_specs
 
 START = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
 DEFAULT_ARGS = {"retries": 2, "retry_delay": dt.timedelta(minutes=5)}
+AS_OF_PARAM = Param("", type="string", description="run date YYYY-MM-DD (default: the run's date)")
 
 
 def staging_asset(source_id: str) -> Asset:
@@ -49,6 +53,7 @@ def make_ingest_dag(spec: SourceSpec):
         catchup=False,
         max_active_runs=1,
         default_args=DEFAULT_ARGS,
+        params={"as_of": AS_OF_PARAM},
         tags=["ingest", spec.department, spec.format],
         doc_md=f"Ingest **{spec.department} {spec.title}** (`{spec.source_id}`, {spec.format}, "
         f"{spec.cadence}). Updates Asset `{asset.name}`.",
@@ -56,21 +61,46 @@ def make_ingest_dag(spec: SourceSpec):
     def ingest():
         @task
         def list_new_files() -> list[str]:
-            from crosscheck.tasks import new_files
+            from crosscheck import steps
+            from crosscheck.settings import load_settings
 
-            return new_files(spec.source_id)
+            settings = load_settings()
+            with steps.warehouse(settings.warehouse_url) as engine:
+                return [str(f.path) for f in steps.new_files(engine, spec, settings.landing_dir)]
 
         @task(max_active_tis_per_dagrun=1)  # one writer per staging table at a time
-        def load_file(path: str) -> dict:
-            from crosscheck.tasks import load_file as load
+        def load_file(path: str, params: dict | None = None) -> dict:
+            from crosscheck import steps
+            from crosscheck.settings import load_settings
 
-            return load(spec.source_id, path)
+            landed = steps.landed_file(spec.source_id, Path(path))
+            if landed is None:
+                return {
+                    "source_id": spec.source_id,
+                    "file_name": Path(path).name,
+                    "status": "vanished",
+                }
+            settings = load_settings()
+            with steps.warehouse(settings.warehouse_url) as engine:
+                return steps.ingest_file(
+                    engine, spec, landed, settings.pii_key, _run_date(params or {})
+                ).as_dict()
 
         @task(outlets=[asset])
         def publish(results: list[dict]) -> dict:
-            from crosscheck.tasks import publish_loads
+            """Summarise the loads; skip (no Asset event) when nothing new reached staging."""
+            from airflow.sdk.exceptions import AirflowSkipException
 
-            return publish_loads(spec.source_id, list(results))
+            results = list(results)
+            loaded = sum(r.get("rows_loaded", 0) for r in results)
+            if loaded == 0:
+                raise AirflowSkipException(f"{spec.source_id}: nothing new loaded")
+            return {
+                "source_id": spec.source_id,
+                "files": len(results),
+                "rows_loaded": loaded,
+                "rows_quarantined": sum(r.get("rows_quarantined", 0) for r in results),
+            }
 
         publish(load_file.expand(path=list_new_files()))
 
@@ -91,9 +121,7 @@ for _spec in SPECS.values():
     default_args=DEFAULT_ARGS,
     tags=["crosscheck", "rules", "marts"],
     params={
-        "as_of": Param(
-            "", type="string", description="run date YYYY-MM-DD (default: the run's date)"
-        ),
+        "as_of": AS_OF_PARAM,
         "retrain_linkage": Param(
             False,
             type="boolean",
@@ -101,35 +129,36 @@ for _spec in SPECS.values():
         ),
     },
     doc_md="Cross-check every loaded source: person/household dimensions from 公安户籍, "
-    "record linking, risk rules, `mart_monitoring_list`, exports for counties and "
-    "feedback for departments.",
+    "record linking, risk rules, cases, `mart_monitoring_list`, exports for counties and "
+    "feedback for departments, `run_log`. One task, so a retry redoes every step it "
+    "depends on.",
 )
 def crosscheck():
     @task
-    def dimensions() -> dict:
-        from crosscheck.tasks import build_dims
+    def cross_check(params: dict | None = None) -> dict:
+        from crosscheck import steps
+        from crosscheck.settings import load_settings
 
-        return build_dims()
+        params = params or {}
+        settings = load_settings()
+        with steps.warehouse(settings.warehouse_url) as engine:
+            summary = steps.cross_check(
+                engine,
+                _run_date(params),
+                settings.reports_dir,
+                retrain_linkage=bool(params.get("retrain_linkage")),
+                rules_file=getattr(settings, "rules_file", None),  # MERGE: wt-config adds it
+            )
+        if not summary.ok:
+            raise RuntimeError("; ".join(summary.failures))
+        return {
+            "as_of": summary.as_of.isoformat(),
+            "households": summary.households_flagged,
+            "grades": summary.grades,
+            "exports": len(summary.exports),
+        }
 
-    @task
-    def link(_dims: dict, params: dict | None = None) -> dict:
-        from crosscheck.tasks import link_records
-
-        return link_records(retrain=bool((params or {}).get("retrain_linkage")))
-
-    @task
-    def rules(_links: dict, params: dict | None = None) -> dict:
-        from crosscheck.tasks import apply_rules
-
-        return apply_rules(_run_date(params or {}))
-
-    @task
-    def marts_and_exports(_flags: dict, params: dict | None = None) -> dict:
-        from crosscheck.tasks import build_marts
-
-        return build_marts(_run_date(params or {}))
-
-    marts_and_exports(rules(link(dimensions())))
+    cross_check()
 
 
 crosscheck()

@@ -345,7 +345,10 @@ def normalised_records(records: pd.DataFrame) -> pd.DataFrame:
 
     spec = load_specs()["zhujian_housing"]  # any source whose ID column is a plain ID
     ident = resolve_identity(
-        spec, pd.DataFrame({spec.id_field: records["raw_id"]}), DEV_PII_KEY.encode()
+        spec,
+        pd.DataFrame({spec.id_field: records["raw_id"]}),
+        DEV_PII_KEY.encode(),
+        as_of=AS_OF,
     )
     return pd.DataFrame(
         {

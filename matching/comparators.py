@@ -66,7 +66,8 @@ EXPRESSIONS: dict[str, Callable[..., pd.Series]] = {
     "date": _dates,
     "year": lambda s: _dates(s).dt.year.astype("Int64"),
     "month_day": lambda s: _dates(s).dt.strftime("%m%d").astype("string"),
-    "id18": lambda s: nz.normalize_id_numbers(s)["id_prefix"],
+    # Digits to compare, whatever the run date: no upper bound on the birth date.
+    "id18": lambda s: nz.normalize_id_numbers(s, as_of=None)["id_prefix"],
 }
 
 

@@ -9,6 +9,8 @@ linker can reach their digits through the restricted table.
 
 from __future__ import annotations
 
+import datetime as dt
+
 import pandas as pd
 
 from connectors.spec import SourceSpec
@@ -30,16 +32,20 @@ _STATUS_RANK = {
 }
 
 
-def _ids_of_column(spec_form: str, raw: pd.Series) -> pd.DataFrame:
+def _ids_of_column(spec_form: str, raw: pd.Series, as_of: dt.date) -> pd.DataFrame:
     if spec_form == "disability_card":
         raw = nz.id_from_disability_card(raw)
     elif spec_form == "student_no":
         raw = nz.id_from_student_no(raw)
-    return nz.normalize_id_numbers(raw)
+    return nz.normalize_id_numbers(raw, as_of=as_of)
 
 
-def resolve_identity(spec: SourceSpec, values: pd.DataFrame, key: bytes) -> pd.DataFrame:
+def resolve_identity(
+    spec: SourceSpec, values: pd.DataFrame, key: bytes, *, as_of: dt.date
+) -> pd.DataFrame:
     """Columns id_number (normalised, restricted), id_status, person_key, id_masked.
+
+    ``as_of`` is the run date: a birth date after it makes an ID malformed.
 
     With several ID columns (学籍号 and 身份证件号) the most trustworthy one wins.
     """
@@ -47,7 +53,7 @@ def resolve_identity(spec: SourceSpec, values: pd.DataFrame, key: bytes) -> pd.D
     for col in spec.columns:
         if col.type != "id_number":
             continue
-        ids = _ids_of_column(col.id_form, values[col.field])
+        ids = _ids_of_column(col.id_form, values[col.field], as_of)
         ids["rank"] = ids["id_status"].map(_STATUS_RANK)
         if best is None:
             best = ids

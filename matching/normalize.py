@@ -64,7 +64,10 @@ MIN_BIRTH_DATE = dt.date(1880, 1, 1)
 
 
 def _as_of_int(as_of: Any) -> int:
-    day = dt.date.today() if as_of is None else pd.Timestamp(as_of).date()
+    """The run date as YYYYMMDD; None means no upper bound (never the machine's clock)."""
+    if as_of is None:
+        return 99991231
+    day = pd.Timestamp(as_of).date()
     return day.year * 10000 + day.month * 100 + day.day
 
 
@@ -82,7 +85,7 @@ def _clean_id_text(t: pd.Series) -> pd.Series:
     return t.str.upper()
 
 
-def normalize_id_numbers(values: pd.Series, *, as_of: Any = None) -> pd.DataFrame:
+def normalize_id_numbers(values: pd.Series, *, as_of: Any) -> pd.DataFrame:
     """Columns (same index): id18, id_status (one of ID_STATUS), id_prefix.
 
     ``id18`` is set for valid and repaired_15 only. ``id_prefix`` holds the digits still
@@ -91,10 +94,11 @@ def normalize_id_numbers(values: pd.Series, *, as_of: Any = None) -> pd.DataFram
     mangled, <NA> for malformed/blank.
 
     An 18-character ID whose check character is right but whose birth date is impossible,
-    before MIN_BIRTH_DATE or after ``as_of`` (default: today; the pipeline passes its run
-    date) is *malformed*: a single typo or an adjacent transposition always breaks the check,
-    so such a value is not a typo of a real ID. With a wrong check character the ID stays
-    *invalid_check* whatever the date, since the typo may well be in the date.
+    before MIN_BIRTH_DATE or after ``as_of`` (the run date, required; None sets no upper
+    bound, for comparing digits only) is *malformed*: a single typo or an adjacent
+    transposition always breaks the check, so such a value is not a typo of a real ID. With
+    a wrong check character the ID stays *invalid_check* whatever the date, since the typo
+    may well be in the date.
     """
     as_of_int = _as_of_int(as_of)
     return on_distinct(

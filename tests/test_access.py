@@ -16,7 +16,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ProgrammingError
 
 from connectors.spec import load_specs
-from crosscheck.pipeline import open_warehouse
+from crosscheck.steps import open_warehouse
 from warehouse.access import AccessControlError, add_county_officer, grant_roles
 from warehouse.db import connect
 from warehouse.models import (
@@ -287,7 +287,7 @@ def test_sqlite_is_refused_with_a_clear_message(tmp_path):
 
 @pytest.mark.slow
 def test_the_whole_run_works_as_the_pipeline_role(demo_city, postgres_url, logins, tmp_path):
-    from crosscheck.pipeline import run
+    from crosscheck.steps import run
     from tests.conftest import PII_KEY
 
     admin = open_warehouse(postgres_url)  # the owner creates the schema and the grants

@@ -10,7 +10,7 @@ import pytest
 from openpyxl import Workbook
 from sqlalchemy import select
 
-from crosscheck.pipeline import open_warehouse, run
+from crosscheck.steps import open_warehouse, run
 from tests.conftest import PII_KEY
 from warehouse.models import LoadAudit, Quarantine
 

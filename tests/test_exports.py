@@ -7,7 +7,7 @@ import datetime as dt
 import pandas as pd
 from openpyxl import Workbook, load_workbook
 
-from crosscheck.pipeline import run
+from crosscheck.steps import run
 from tests.conftest import PII_KEY
 
 HUKOU = (

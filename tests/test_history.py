@@ -11,7 +11,7 @@ import datetime as dt
 import pandas as pd
 from sqlalchemy import select, text
 
-from crosscheck.pipeline import open_warehouse, run
+from crosscheck.steps import open_warehouse, run
 from tests.conftest import PII_KEY
 from tests.test_exports import _housing
 from warehouse.db import read_frame

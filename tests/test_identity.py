@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 import pandas as pd
 
 from connectors.spec import load_specs
 from matching.identity import resolve_identity
 from privacy import keyed_hash, redact_ids
+
+AS_OF = dt.date(2026, 11, 30)
 
 KEY = b"k"
 ID18 = "36050219850307123X"  # 15-digit form: 360502850307123
@@ -22,7 +26,9 @@ def test_every_form_of_one_id_gets_the_same_person_key():
         "360502-19850307-123x",
         "360502850307123",
     ]
-    ident = resolve_identity(spec, pd.DataFrame({"id_number": forms, "name": "张伟"}), KEY)
+    ident = resolve_identity(
+        spec, pd.DataFrame({"id_number": forms, "name": "张伟"}), KEY, as_of=AS_OF
+    )
     assert ident["id_status"].tolist() == ["valid"] * 5 + ["repaired_15"]
     assert ident["person_key"].nunique() == 1
     assert set(ident["id_masked"]) == {"360502********123X"}
@@ -33,7 +39,7 @@ def test_untrusted_ids_never_share_a_key_with_the_real_person():
     spec = load_specs()["gongan_vehicle"]
     typo = ID18[:10] + "4" + ID18[11:]  # one digit wrong: check character fails
     ident = resolve_identity(
-        spec, pd.DataFrame({"id_number": [ID18, typo, "3.60502E+17", None]}), KEY
+        spec, pd.DataFrame({"id_number": [ID18, typo, "3.60502E+17", None]}), KEY, as_of=AS_OF
     )
     assert ident["id_status"].tolist() == ["valid", "invalid_check", "mangled", "blank"]
     real, wrong, mangled, blank = ident["person_key"].tolist()
@@ -49,14 +55,14 @@ def test_student_record_prefers_the_most_trustworthy_id_column():
             "id_number_given": [None, ID18, None],
         }
     )
-    ident = resolve_identity(spec, values, KEY)
+    ident = resolve_identity(spec, values, KEY, as_of=AS_OF)
     assert ident["id_status"].tolist() == ["valid", "valid", "blank"]
     assert ident["person_key"].iloc[0] == ident["person_key"].iloc[1]
 
 
 def test_disability_card_number_carries_the_id():
     spec = load_specs()["canlian_disability"]
-    ident = resolve_identity(spec, pd.DataFrame({"card_no": [ID18 + "12"]}), KEY)
+    ident = resolve_identity(spec, pd.DataFrame({"card_no": [ID18 + "12"]}), KEY, as_of=AS_OF)
     assert ident["id_number"].tolist() == [ID18]
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 
 import pytest
@@ -9,10 +10,11 @@ from sqlalchemy import func, select
 
 from connectors.landing import landed_files
 from connectors.spec import load_specs
-from crosscheck.ingest import ingest_file
-from crosscheck.pipeline import open_warehouse
-from tests.conftest import PII_KEY
+from crosscheck.steps import ingest_file, open_warehouse
+from tests.conftest import AS_OF, PII_KEY
 from warehouse.models import LoadAudit, PiiIdentity, Quarantine, staging_table
+
+RUN_DATE = dt.date.fromisoformat(AS_OF)  # the run date ingest judges IDs by
 
 HUKOU_HEADER = (
     "户号,姓名,公民身份号码,性别,民族,出生日期,与户主关系,户籍地址,乡镇(街道),村(社区),"
@@ -47,7 +49,7 @@ def _counts(engine, table) -> int:
 
 def _ingest_all(engine, landing, source_id):
     spec = load_specs()[source_id]
-    return [ingest_file(engine, spec, f, PII_KEY) for f in landed_files(landing, spec)]
+    return [ingest_file(engine, spec, f, PII_KEY, RUN_DATE) for f in landed_files(landing, spec)]
 
 
 def test_garbage_rows_are_quarantined_with_reasons_and_the_rest_loads(tmp_path, warehouse_url):

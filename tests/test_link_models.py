@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
 import json
 
 import pandas as pd
@@ -10,14 +11,16 @@ import pytest
 from sqlalchemy import select
 
 from connectors.spec import load_specs
-from crosscheck.pipeline import ingest_source, open_warehouse
+from crosscheck.steps import ingest_source, open_warehouse
 from matching.model import FellegiSunter
 from matching.settings import load_settings
-from tests.conftest import PII_KEY
+from tests.conftest import AS_OF, PII_KEY
 from warehouse.dims import build_dimensions
 from warehouse.link_models import load_model, save_model, settings_hash
 from warehouse.links import link_all
 from warehouse.models import MatchModel, RecordLink
+
+RUN_DATE = dt.date.fromisoformat(AS_OF)  # the run date ingest judges IDs by
 
 
 @pytest.fixture
@@ -25,7 +28,7 @@ def city(demo_city, warehouse_url):
     """The demo city ingested and its dimensions built; nothing linked yet."""
     engine = open_warehouse(warehouse_url)
     for spec in load_specs().values():
-        ingest_source(engine, spec, demo_city["landing"], PII_KEY)
+        ingest_source(engine, spec, demo_city["landing"], PII_KEY, RUN_DATE)
     build_dimensions(engine)
     yield engine
     engine.dispose()

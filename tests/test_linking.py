@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 from sqlalchemy import select, update
 
-from crosscheck.pipeline import open_warehouse, run
+from crosscheck.steps import open_warehouse, run
 from tests.conftest import PII_KEY
 from warehouse.models import MatchReview, RecordLink
 

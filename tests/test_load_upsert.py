@@ -10,11 +10,12 @@ from sqlalchemy import Column, Date, Integer, MetaData, String, Table, select
 
 from connectors.landing import landed_files
 from connectors.spec import load_specs
-from crosscheck.ingest import ingest_file
-from crosscheck.pipeline import open_warehouse
-from tests.conftest import PII_KEY
+from crosscheck.steps import ingest_file, open_warehouse
+from tests.conftest import AS_OF, PII_KEY
 from warehouse.db import UpsertCounts, connect, upsert_rows
 from warehouse.models import LoadAudit, PiiIdentity, Quarantine, staging_table
+
+RUN_DATE = dt.date.fromisoformat(AS_OF)  # the run date ingest judges IDs by
 
 # Valid IDs (check characters computed by GB 11643).
 ID_A = "36050219850307123X"
@@ -35,7 +36,7 @@ def _drop(landing, name: str, rows: list[str]) -> None:
 
 def _ingest_new(engine, landing):
     spec = load_specs()["weijian_illness"]
-    results = [ingest_file(engine, spec, f, PII_KEY) for f in landed_files(landing, spec)]
+    results = [ingest_file(engine, spec, f, PII_KEY, RUN_DATE) for f in landed_files(landing, spec)]
     return {r.file_name: r for r in results if r.status != "already_loaded"}
 
 
@@ -127,7 +128,7 @@ def test_within_a_file_the_newest_period_of_a_record_wins(tmp_path):
 def test_a_failure_after_the_copy_leaves_staging_and_audit_unchanged(
     tmp_path, warehouse_url, monkeypatch
 ):
-    import crosscheck.ingest as ingest
+    import warehouse.load as ingest
 
     landing = tmp_path / "landing"
     engine = open_warehouse(warehouse_url)
@@ -255,7 +256,9 @@ def test_a_late_older_register_snapshot_never_overwrites_a_newer_one(tmp_path, w
     spec = load_specs()["gongan_hukou"]
 
     def ingest() -> dict:
-        results = [ingest_file(engine, spec, f, PII_KEY) for f in landed_files(landing, spec)]
+        results = [
+            ingest_file(engine, spec, f, PII_KEY, RUN_DATE) for f in landed_files(landing, spec)
+        ]
         return {r.file_name: r for r in results if r.status != "already_loaded"}
 
     _hukou(landing, "户籍人口_202609.csv", "正常")

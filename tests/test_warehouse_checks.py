@@ -6,7 +6,7 @@ import datetime as dt
 
 from sqlalchemy import select, text
 
-from crosscheck.pipeline import open_warehouse, run
+from crosscheck.steps import open_warehouse, run
 from tests.conftest import PII_KEY
 from warehouse.models import DqCheckResult
 

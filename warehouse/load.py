@@ -1,14 +1,17 @@
-"""Ingest one landed file: claim, read, map, validate, identify, deduplicate, load.
+"""Load one file's checked rows: staging rows, identities, quarantine and its audit row.
 
-Each file is one transaction: its staging rows, corrections, restricted identities,
-quarantined rows and its ``load_audit`` row are committed together or not at all. The
-reconciliation invariant (rows_in = loaded + quarantined + duplicate) is checked before
-commit; a violation aborts the load loudly.
+The orchestrator (``crosscheck.steps.ingest_file``) reads, maps and validates a file; this
+module turns the rows that passed into staging rows (identity resolved, record and content
+hashes) and writes everything in ONE transaction: the ``load_audit`` row, the set-based
+staging merge, restricted identities, quarantined rows and the kept validation result are
+committed together or not at all. The reconciliation invariant (rows_in = loaded +
+quarantined + duplicate) is checked before commit; a violation aborts the load loudly.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import json
 import logging
 from dataclasses import asdict, dataclass
 
@@ -17,26 +20,23 @@ import pandas as pd
 from sqlalchemy import Engine, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
-from connectors.canonical import CanonicalBatch, to_canonical
-from connectors.filecheck import (
-    guess_other_source,
-    rename_suggestions,
-    sniff_format,
-    wrong_format_message,
-)
+from connectors.canonical import CanonicalBatch
 from connectors.landing import LandedFile
-from connectors.readers import FileRejected, read_file
 from connectors.spec import SourceSpec, file_period
 from matching import normalize as nz
 from matching.identity import EXACT_STATUSES, resolve_identity
 from privacy import redact_ids
-from validation.quarantine import quarantine_frame, whole_file_quarantine
-from validation.reasons import reason_text
-from validation.suites import RowFailure, validate_rows
 from warehouse.db import bulk_insert, insert_ignore, upsert_rows
-from warehouse.models import LoadAudit, PiiIdentity, Quarantine, staging_table
+from warehouse.models import LoadAudit, PiiIdentity, Quarantine, ValidationResult, staging_table
 
-__all__ = ["InvariantViolation", "LoadResult", "ingest_file"]
+__all__ = [
+    "InvariantViolation",
+    "LoadResult",
+    "earlier_claim",
+    "load_rows",
+    "record_audit",
+    "staging_rows",
+]
 
 log = logging.getLogger(__name__)
 
@@ -80,12 +80,12 @@ def _row_hash(frame: pd.DataFrame) -> pd.Series:
     return pd.Series(hexes, index=frame.index, dtype="string")
 
 
-def _staging_rows(
-    spec: SourceSpec, batch: CanonicalBatch, keep: pd.Index, pii_key: bytes
+def staging_rows(
+    spec: SourceSpec, batch: CanonicalBatch, keep: pd.Index, pii_key: bytes, as_of: dt.date
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """(staging frame, identities) for the rows that passed validation."""
     values = batch.values.loc[keep]
-    ident = resolve_identity(spec, values, pii_key)
+    ident = resolve_identity(spec, values, pii_key, as_of=as_of)
     content = values[[c.field for c in spec.columns if c.type != "id_number"]].copy()
     content.insert(0, "_identity", ident["id_number"].fillna(""))
     row_hash = _row_hash(content)
@@ -200,7 +200,7 @@ def _audit_row(landed: LandedFile, started: dt.datetime, **fields) -> dict:
     }
 
 
-def _record_audit(
+def record_audit(
     engine: Engine,
     landed: LandedFile,
     started: dt.datetime,
@@ -229,90 +229,7 @@ def _record_audit(
     return result
 
 
-def ingest_file(engine: Engine, spec: SourceSpec, landed: LandedFile, pii_key: bytes) -> LoadResult:
-    """Process one landed file exactly once; returns what happened to its rows."""
-    started = dt.datetime.now(dt.UTC).replace(tzinfo=None)
-    result = LoadResult(spec.source_id, landed.name, "loaded")
-    with engine.connect() as conn:
-        seen = conn.execute(
-            select(LoadAudit.file_name, LoadAudit.rows_in, LoadAudit.status)
-            .where(LoadAudit.source_id == spec.source_id, LoadAudit.file_sha256 == landed.sha256)
-            .order_by(LoadAudit.load_id)
-        ).all()
-    if any(row.file_name == landed.name for row in seen):
-        result.status = "already_loaded"
-        return result
-    if seen:
-        # Same bytes under another name: a re-drop, not new data.
-        result.status = "duplicate_file"
-        result.rows_in = result.rows_duplicate = seen[0].rows_in
-        result.message = reason_text("FILE_DUPLICATE") + f"（{seen[0].file_name}）"
-        return _record_audit(engine, landed, started, result)
-
-    wrong_format = wrong_format_message(spec.format, sniff_format(landed.path))
-    if wrong_format:
-        result.status, result.reason_code, result.message = (
-            "rejected",
-            "FILE_WRONG_FORMAT",
-            wrong_format,
-        )
-        return _record_audit(engine, landed, started, result)
-    try:
-        table = read_file(
-            landed.path,
-            spec.format,
-            encoding=spec.encoding,
-            sql_table=spec.sql_table,
-            sql_url=spec.sql_url,
-        )
-    except FileRejected as exc:
-        result.status, result.reason_code, result.message = "rejected", exc.code, exc.message
-        return _record_audit(engine, landed, started, result)
-    if table.frame.empty and not table.broken_rows:
-        result.status, result.reason_code = "empty", "FILE_EMPTY"
-        result.message = reason_text("FILE_EMPTY")
-        return _record_audit(engine, landed, started, result, table.encoding)
-
-    batch = to_canonical(spec, table)
-    result.rows_in = len(batch)
-    if batch.missing_columns:
-        code, detail = _schema_problem(spec, batch, list(map(str, table.frame.columns)))
-        quarantined = whole_file_quarantine(spec, batch, code, detail)
-        result.status, result.reason_code = "rejected", code
-        result.message = reason_text(code, value=detail)
-        return _load(
-            engine, spec, landed, started, result, batch, quarantined, None, None, table.encoding
-        )
-
-    failures = validate_rows(spec, batch)
-    if table.broken_rows:
-        # A row that could not be split into fields has one reason only: its format.
-        broken = pd.Index(sorted(table.broken_rows))
-        failures = [RowFailure(f.reason_code, f.field, f.rows.difference(broken)) for f in failures]
-        failures.append(RowFailure("ROW_MALFORMED", None, broken))
-    quarantined = quarantine_frame(spec, batch, failures)
-    keep = batch.values.index.difference(pd.Index(quarantined["row_number"]))
-    stg, ident = _staging_rows(spec, batch, keep, pii_key)
-    return _load(
-        engine, spec, landed, started, result, batch, quarantined, stg, ident, table.encoding
-    )
-
-
-def _schema_problem(spec: SourceSpec, batch: CanonicalBatch, headers: list[str]) -> tuple[str, str]:
-    """Why the expected columns are missing: another source's file, or renamed/dropped columns."""
-    other = guess_other_source(headers, spec)
-    if other is not None:
-        return "FILE_OTHER_SOURCE", f"{other.department}{other.title}（{other.source_id}）"
-    renamed = rename_suggestions(batch.missing_columns, batch.extra_columns)
-    parts = [
-        f"「{c.header}」"
-        + (f"（可能改名为「{renamed[c.header]}」）" if c.header in renamed else "")
-        for c in batch.missing_columns
-    ]
-    return "FILE_COLUMNS_MISSING", "、".join(parts)
-
-
-def _load(
+def load_rows(
     engine: Engine,
     spec: SourceSpec,
     landed: LandedFile,
@@ -323,16 +240,51 @@ def _load(
     stg: pd.DataFrame | None,
     ident: pd.DataFrame | None,
     encoding: str | None,
+    validation: dict | None = None,
 ) -> LoadResult:
+    """Write one file's rows in one transaction; ``validation`` is its kept GX result."""
     try:
         return _load_transaction(
-            engine, spec, landed, started, result, batch, quarantined, stg, ident, encoding
+            engine,
+            spec,
+            landed,
+            started,
+            result,
+            batch,
+            quarantined,
+            stg,
+            ident,
+            encoding,
+            validation,
         )
     except IntegrityError:
         # Another worker claimed this very file (same name and bytes) while we read it.
         if _claimed(engine, spec.source_id, landed):
             return LoadResult(spec.source_id, landed.name, "already_loaded")
         raise
+
+
+def earlier_claim(engine: Engine, source_id: str, landed: LandedFile) -> list:
+    """Earlier loads of the same bytes for this source: (file_name, rows_in, status) rows."""
+    with engine.connect() as conn:
+        return conn.execute(
+            select(LoadAudit.file_name, LoadAudit.rows_in, LoadAudit.status)
+            .where(LoadAudit.source_id == source_id, LoadAudit.file_sha256 == landed.sha256)
+            .order_by(LoadAudit.load_id)
+        ).all()
+
+
+def _validation_row(validation: dict, load_id: int) -> dict:
+    stats = validation.get("statistics", {})
+    return {
+        "load_id": load_id,
+        "source_id": validation["source_id"],
+        "suite_name": validation["suite_name"],
+        "success": bool(validation["success"]),
+        "evaluated_expectations": int(stats.get("evaluated_expectations", 0)),
+        "successful_expectations": int(stats.get("successful_expectations", 0)),
+        "result_json": json.dumps(validation, ensure_ascii=False, sort_keys=True, default=str),
+    }
 
 
 def _claimed(engine: Engine, source_id: str, landed: LandedFile) -> bool:
@@ -360,6 +312,7 @@ def _load_transaction(
     stg: pd.DataFrame | None,
     ident: pd.DataFrame | None,
     encoding: str | None,
+    validation: dict | None,
 ) -> LoadResult:
     stg_table = staging_table(spec)
     with engine.begin() as conn:
@@ -404,6 +357,8 @@ def _load_transaction(
             )
             bulk_insert(conn, Quarantine.__table__, rows)
         result.rows_quarantined = len(quarantined)
+        if validation is not None:
+            conn.execute(insert(ValidationResult).values(_validation_row(validation, load_id)))
         if result.status == "loaded" and result.rows_quarantined:
             result.status = "loaded_with_rejects"
         accounted = result.rows_loaded + result.rows_quarantined + result.rows_duplicate

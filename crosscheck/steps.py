@@ -1,0 +1,425 @@
+"""The steps of the cross-check, the one place both the CLI and the Airflow tasks call.
+
+The data flows through them in order:
+
+1. ``ingest_file`` (per landed file, once): claim by content -> read (``connectors.readers``)
+   -> map and type (``connectors.canonical``) -> row checks (``validation.suites``) ->
+   quarantine (``validation.quarantine``) -> identify (``matching.identity``) -> load in one
+   transaction (``warehouse.load``).
+2. ``cross_check`` (per run date): dimensions from the register -> record links
+   (``warehouse.links`` over ``matching.linker``) -> risk rules -> cases, marts, history
+   and warehouse checks -> exports -> ``run_log``.
+
+Every step is idempotent (a file is loaded once; links, signals, marts of a run date are
+rebuilt from what is loaded) and takes the run date as a parameter: nothing here reads the
+machine's clock for logic. ``crosscheck run`` and the Airflow DAGs (``dags/``) call these
+same functions, so the warehouse does not depend on who ran the steps.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import logging
+import traceback
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pandas as pd
+from sqlalchemy import Engine, delete, insert, inspect, select
+
+from connectors.canonical import to_canonical
+from connectors.filecheck import schema_problem, sniff_format, wrong_format_message
+from connectors.landing import LandedFile, landed_files, sha256_file
+from connectors.readers import FileRejected, read_file
+from connectors.spec import SourceSpec, load_specs
+from privacy import redact_ids
+from validation.data_docs import write_data_docs
+from validation.feedback import write_feedback_packs
+from validation.quarantine import quarantine_frame, whole_file_quarantine
+from validation.reasons import reason_text
+from validation.suites import RowFailure, validate_rows
+from warehouse import migrate
+from warehouse.cases import build_cases, case_counts
+from warehouse.checks import CheckResult, run_warehouse_checks
+from warehouse.db import WarehouseError, connect, ensure_schema
+from warehouse.dims import build_dimensions
+from warehouse.exports import write_county_exports
+from warehouse.health import build_operational_marts
+from warehouse.history import record_history
+from warehouse.intermediate import ensure_views
+from warehouse.links import link_all
+from warehouse.load import (
+    InvariantViolation,
+    LoadResult,
+    earlier_claim,
+    load_rows,
+    record_audit,
+    staging_rows,
+)
+from warehouse.marts import build_monitoring_list, read_monitoring_list
+from warehouse.models import LoadAudit, RunLog, SourceHealth
+from warehouse.rules import DEFAULT_RULES, RuleSet, load_rule_set, run_rules
+
+__all__ = [
+    "RunSummary",
+    "cross_check",
+    "ingest_file",
+    "ingest_source",
+    "landed_file",
+    "new_files",
+    "open_warehouse",
+    "run",
+    "warehouse",
+]
+
+log = logging.getLogger(__name__)
+Progress = Callable[[str, str], None]  # (source_id or "crosscheck", stage)
+
+
+@dataclass
+class RunSummary:
+    as_of: dt.date
+    loads: list[LoadResult] = field(default_factory=list)
+    failures: list[str] = field(default_factory=list)
+    links: dict[str, dict[str, int]] = field(default_factory=dict)
+    grades: dict[str, int] = field(default_factory=dict)
+    households_flagged: int = 0
+    exports: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    overdue: list[str] = field(default_factory=list)  # "source_id: freshness (due ...)"
+    cases: dict[str, int] = field(default_factory=dict)  # by status, overdue, eligible...
+
+    @property
+    def ok(self) -> bool:
+        return not self.failures
+
+    def totals(self) -> dict[str, int]:
+        new = [r for r in self.loads if r.status != "already_loaded"]
+        return {
+            "files": len(new),
+            "rows_in": sum(r.rows_in for r in new),
+            "loaded": sum(r.rows_loaded for r in new),
+            "quarantined": sum(r.rows_quarantined for r in new),
+            "duplicate": sum(r.rows_duplicate for r in new),
+            "files_rejected": sum(r.status == "rejected" for r in new),
+            "files_duplicate": sum(r.status == "duplicate_file" for r in new),
+        }
+
+
+# --------------------------------------------------------------------------- warehouse
+
+
+def open_warehouse(url: str) -> Engine:
+    """Connect and make sure the schema is the one this code expects.
+
+    The embedded SQLite warehouse and a brand-new database are migrated on the spot. An
+    existing PostgreSQL warehouse at an older revision is refused: migrations are a deploy
+    step (``crosscheck db upgrade``), run by its owner, not by the pipeline's role.
+    """
+    engine = connect(url)
+    try:
+        fresh = not inspect(engine).has_table(LoadAudit.__tablename__)
+        if engine.dialect.name == "sqlite" or fresh:
+            migrate.upgrade(engine)
+        elif not migrate.is_up_to_date(engine):
+            current = migrate.current_revision(engine) or "none"
+            raise WarehouseError(
+                f"warehouse schema is at revision {current}, this code expects "
+                f"{migrate.head_revision()}: run `crosscheck db upgrade --warehouse URL`"
+            )
+        ensure_schema(engine)  # staging tables follow the specs, outside migrations
+        ensure_views(engine)  # and so do the int_ views over them
+    except Exception:
+        engine.dispose()
+        raise
+    return engine
+
+
+@contextmanager
+def warehouse(url: str) -> Iterator[Engine]:
+    """``open_warehouse`` for the length of a block (an Airflow task, a CLI command)."""
+    engine = open_warehouse(url)
+    try:
+        yield engine
+    finally:
+        engine.dispose()
+
+
+# --------------------------------------------------------------------------- ingest
+
+
+def new_files(engine: Engine, spec: SourceSpec, landing: Path) -> list[LandedFile]:
+    """The source's landed files not loaded yet (by content and name)."""
+    with engine.connect() as conn:
+        done = set(
+            conn.execute(
+                select(LoadAudit.file_sha256, LoadAudit.file_name).where(
+                    LoadAudit.source_id == spec.source_id
+                )
+            ).all()
+        )
+    return [f for f in landed_files(landing, spec) if (f.sha256, f.name) not in done]
+
+
+def landed_file(source_id: str, path: Path) -> LandedFile | None:
+    """One landed file by path (an Airflow task gets paths); None when it vanished."""
+    if not path.is_file():
+        return None
+    return LandedFile(source_id, path, sha256_file(path), path.stat().st_size)
+
+
+def ingest_file(
+    engine: Engine, spec: SourceSpec, landed: LandedFile, pii_key: bytes, as_of: dt.date
+) -> LoadResult:
+    """Process one landed file exactly once; returns what happened to its rows.
+
+    ``as_of`` is the run date: an ID whose birth date lies after it is not a valid ID.
+    """
+    started = dt.datetime.now(dt.UTC).replace(tzinfo=None)  # audit metadata, not logic
+    result = LoadResult(spec.source_id, landed.name, "loaded")
+    seen = earlier_claim(engine, spec.source_id, landed)
+    if any(row.file_name == landed.name for row in seen):
+        result.status = "already_loaded"
+        return result
+    if seen:
+        # Same bytes under another name: a re-drop, not new data.
+        result.status = "duplicate_file"
+        result.rows_in = result.rows_duplicate = seen[0].rows_in
+        result.message = reason_text("FILE_DUPLICATE") + f"（{seen[0].file_name}）"
+        return record_audit(engine, landed, started, result)
+
+    # Read: the format the department wrote, in its encoding.
+    wrong_format = wrong_format_message(spec.format, sniff_format(landed.path))
+    if wrong_format:
+        result.status, result.reason_code = "rejected", "FILE_WRONG_FORMAT"
+        result.message = wrong_format
+        return record_audit(engine, landed, started, result)
+    try:
+        table = read_file(
+            landed.path,
+            spec.format,
+            encoding=spec.encoding,
+            sql_table=spec.sql_table,
+            sql_url=spec.sql_url,
+        )
+    except FileRejected as exc:
+        result.status, result.reason_code, result.message = "rejected", exc.code, exc.message
+        return record_audit(engine, landed, started, result)
+    if table.frame.empty and not table.broken_rows:
+        result.status, result.reason_code = "empty", "FILE_EMPTY"
+        result.message = reason_text("FILE_EMPTY")
+        return record_audit(engine, landed, started, result, table.encoding)
+
+    # Map the department's headers to the canonical fields and type the values.
+    batch = to_canonical(spec, table)
+    result.rows_in = len(batch)
+    if batch.missing_columns:
+        headers = list(map(str, table.frame.columns))
+        code, detail = schema_problem(spec, batch.missing_columns, batch.extra_columns, headers)
+        quarantined = whole_file_quarantine(spec, batch, code, detail)
+        result.status, result.reason_code = "rejected", code
+        result.message = reason_text(code, value=detail)
+        return load_rows(
+            engine, spec, landed, started, result, batch, quarantined, None, None, table.encoding
+        )
+
+    # Check every row; failing rows go to quarantine with their reasons.
+    failures = validate_rows(spec, batch)
+    if table.broken_rows:
+        # A row that could not be split into fields has one reason only: its format.
+        broken = pd.Index(sorted(table.broken_rows))
+        failures = [RowFailure(f.reason_code, f.field, f.rows.difference(broken)) for f in failures]
+        failures.append(RowFailure("ROW_MALFORMED", None, broken))
+    quarantined = quarantine_frame(spec, batch, failures)
+
+    # Identify the rest (normalised ID, pseudonymous key) and load them in one transaction.
+    keep = batch.values.index.difference(pd.Index(quarantined["row_number"]))
+    stg, ident = staging_rows(spec, batch, keep, pii_key, as_of)
+    return load_rows(
+        engine, spec, landed, started, result, batch, quarantined, stg, ident, table.encoding
+    )
+
+
+def ingest_source(
+    engine: Engine,
+    spec: SourceSpec,
+    landing: Path,
+    pii_key: bytes,
+    as_of: dt.date,
+    progress: Progress | None = None,
+) -> tuple[list[LoadResult], list[str]]:
+    """Ingest every file of one source; a failing file never stops the others."""
+    results, failures = [], []
+    for landed in landed_files(landing, spec):
+        if progress:
+            progress(spec.source_id, f"ingest {landed.name}")
+        outcome = _ingest_guarded(engine, spec, landed, pii_key, as_of)
+        if isinstance(outcome, str):
+            failures.append(outcome)
+        else:
+            results.append(outcome)
+    return results, failures
+
+
+def _ingest_guarded(
+    engine: Engine, spec: SourceSpec, landed: LandedFile, pii_key: bytes, as_of: dt.date
+) -> LoadResult | str:
+    try:
+        return ingest_file(engine, spec, landed, pii_key, as_of)
+    except InvariantViolation as exc:
+        log.error("reconciliation invariant violated: %s", exc)
+        return f"{spec.source_id}/{landed.name}: {exc}"
+    except Exception as exc:  # a bug must not stop other files; the file stays unclaimed
+        # No traceback in the log: exception texts can quote cell values, ID numbers included.
+        frame = traceback.extract_tb(exc.__traceback__)[-1]
+        message = redact_ids(f"{type(exc).__name__}: {exc}")[:300]
+        log.error(
+            "%s %s: ingest failed at %s:%d: %s",
+            spec.source_id,
+            landed.name,
+            frame.filename,
+            frame.lineno,
+            message,
+        )
+        return f"{spec.source_id}/{landed.name}: {message}"
+
+
+# --------------------------------------------------------------------------- cross-check
+
+
+def cross_check(
+    engine: Engine,
+    as_of: dt.date,
+    reports_dir: Path,
+    progress: Progress | None = None,
+    retrain_linkage: bool = False,
+    rules_file: Path | None = None,
+) -> RunSummary:
+    """Dimensions, links, rules, marts, exports and ``run_log`` for one run date.
+
+    Linkage models are reused from ``match_model`` unless ``retrain_linkage``; the rule
+    set is ``rules_file`` (default: ``warehouse/rules/default.yaml``).
+    """
+    summary = RunSummary(as_of)
+    step = progress or (lambda *_: None)
+    step("crosscheck", "dimensions")
+    build_dimensions(engine)
+    step("crosscheck", "linking")
+    counts = link_all(engine, retrain=retrain_linkage)
+    summary.links = {src: {k: int(v) for k, v in row.items()} for src, row in counts.iterrows()}
+    step("crosscheck", "rules")
+    rules = load_rule_set(rules_file)
+    flags = run_rules(engine, as_of, rules)
+    summary.households_flagged = len(flags)
+    summary.grades = {g: int((flags["grade"] == g).sum()) for g in ("red", "yellow", "green")}
+    step("crosscheck", "marts")
+    failed, warned = build_marts_and_check(engine, as_of, rules)
+    summary.overdue = overdue_sources(engine)
+    summary.cases = case_counts(engine, as_of)
+    summary.failures += [f"warehouse check failed: {c.name} ({c.failing} rows)" for c in failed]
+    summary.warnings += [f"{c.name} ({c.failing})" for c in warned]
+    if not failed:  # a broken warehouse is never exported
+        step("crosscheck", "exports")
+        summary.exports = write_exports(engine, as_of, reports_dir)
+    record_run(engine, summary, rules_file or DEFAULT_RULES)
+    return summary
+
+
+def build_marts_and_check(
+    engine: Engine, as_of: dt.date, rules: RuleSet
+) -> tuple[list[CheckResult], list[CheckResult]]:
+    """Cases, then the marts, then the warehouse checks: (failed errors, failed warnings)."""
+    cases = build_cases(engine, as_of, rules)
+    log.info("cases: %s", cases["status"].value_counts().to_dict())
+    build_monitoring_list(engine, as_of)
+    log.info("operational marts: %s", build_operational_marts(engine, as_of))
+    log.info("history: %s", record_history(engine, as_of))
+    checks = [c for c in run_warehouse_checks(engine, as_of) if not c.passed]
+    return (
+        [c for c in checks if c.severity == "error"],
+        [c for c in checks if c.severity == "warn"],
+    )
+
+
+def overdue_sources(engine: Engine) -> list[str]:
+    """Late or missing sources, as lines for the run summary."""
+    with engine.connect() as conn:
+        rows = conn.execute(
+            select(
+                SourceHealth.source_id,
+                SourceHealth.freshness,
+                SourceHealth.due_date,
+                SourceHealth.expected_period_start,
+            )
+            .where(SourceHealth.overdue)
+            .order_by(SourceHealth.source_id)
+        ).all()
+    return [
+        f"{r.source_id}: {r.freshness}"
+        + (f" (period from {r.expected_period_start} due {r.due_date})" if r.due_date else "")
+        for r in rows
+    ]
+
+
+def write_exports(engine: Engine, as_of: dt.date, reports_dir: Path) -> list[str]:
+    """The monitoring list for counties and a feedback pack per processed file for departments."""
+    reports_dir.mkdir(parents=True, exist_ok=True)
+    written = []
+    mart = read_monitoring_list(engine)
+    path = reports_dir / f"monitoring_list_{as_of:%Y%m%d}.csv"
+    # UTF-8 with BOM so that Excel opens Chinese text correctly.
+    mart.to_csv(path, index=False, encoding="utf-8-sig")
+    written.append(str(path))
+    written += [str(p) for p in write_county_exports(engine, as_of, reports_dir)]
+    written.append(str(write_data_docs(engine, reports_dir)))
+    written += [str(folder) for folder in write_feedback_packs(engine, reports_dir)]
+    return written
+
+
+def record_run(engine: Engine, summary: RunSummary, rules_file: Path) -> None:
+    """One ``run_log`` row per run date: what the run found, and which rule file it applied."""
+    with engine.begin() as conn:
+        conn.execute(delete(RunLog).where(RunLog.as_of == summary.as_of))
+        conn.execute(
+            insert(RunLog).values(
+                as_of=summary.as_of,
+                finished_at=dt.datetime.now(dt.UTC).replace(tzinfo=None),  # audit metadata
+                summary=json.dumps(
+                    {"grades": summary.grades, "links": summary.links}, ensure_ascii=False
+                ),
+                rules_file=str(rules_file),
+                rules_sha256=hashlib.sha256(Path(rules_file).read_bytes()).hexdigest(),
+            )
+        )
+
+
+# --------------------------------------------------------------------------- whole run
+
+
+def run(
+    landing: Path,
+    warehouse_url: str,
+    as_of: dt.date,
+    reports_dir: Path,
+    pii_key: bytes,
+    progress: Progress | None = None,
+    retrain_linkage: bool = False,
+    rules_file: Path | None = None,
+) -> RunSummary:
+    """Ingest every new file of every source, then cross-check as of the date."""
+    with warehouse(warehouse_url) as engine:
+        loads, failures = [], []
+        for spec in load_specs().values():
+            res, fails = ingest_source(engine, spec, landing, pii_key, as_of, progress)
+            loads += res
+            failures += fails
+        summary = cross_check(
+            engine, as_of, reports_dir, progress, retrain_linkage, rules_file=rules_file
+        )
+        summary.loads = loads
+        summary.failures = failures + summary.failures
+        return summary
