@@ -125,7 +125,13 @@ class _Progress:
 
 def _cmd_demo(args) -> int:
     from connectors.spec import load_specs
-    from demo import generate_demo
+
+    try:  # the demo generator lives beside the product (a source checkout), not in the wheel
+        from demo import generate_demo
+    except ImportError:
+        raise SettingsError(
+            "the demo generator is not installed: run `crosscheck demo` from a source checkout"
+        ) from None
 
     progress = _Progress(total=len(load_specs()))
     try:

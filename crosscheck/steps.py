@@ -33,7 +33,7 @@ from sqlalchemy import Engine, delete, insert, inspect, select
 
 from connectors.canonical import to_canonical
 from connectors.filecheck import schema_problem, sniff_format, wrong_format_message
-from connectors.landing import LandedFile, landed_files, sha256_file
+from connectors.landing import LandedFile, landed_files
 from connectors.readers import FileRejected, read_file
 from connectors.spec import SourceSpec, load_specs
 from privacy import redact_ids
@@ -69,7 +69,7 @@ __all__ = [
     "cross_check",
     "ingest_file",
     "ingest_source",
-    "landed_file",
+    "ingest_through",
     "new_files",
     "open_warehouse",
     "run",
@@ -165,11 +165,26 @@ def new_files(engine: Engine, spec: SourceSpec, landing: Path) -> list[LandedFil
     return [f for f in landed_files(landing, spec) if (f.sha256, f.name) not in done]
 
 
-def landed_file(source_id: str, path: Path) -> LandedFile | None:
-    """One landed file by path (an Airflow task gets paths); None when it vanished."""
-    if not path.is_file():
-        return None
-    return LandedFile(source_id, path, sha256_file(path), path.stat().st_size)
+def ingest_through(
+    engine: Engine,
+    spec: SourceSpec,
+    landing: Path,
+    file_name: str,
+    pii_key: bytes,
+    as_of: dt.date,
+) -> list[LoadResult]:
+    """Load the source's new files up to ``file_name`` (inclusive), in file-name order.
+
+    Which file first delivers a record (loaded vs duplicate, corrections) depends on the
+    order files are applied, so every runner applies a source's files in name order: an
+    Airflow task mapped to one file loads any earlier new file first (a parallel task that
+    gets there first makes it ``already_loaded`` here).
+    """
+    return [
+        ingest_file(engine, spec, landed, pii_key, as_of)
+        for landed in new_files(engine, spec, landing)
+        if landed.name <= file_name
+    ]
 
 
 def ingest_file(

@@ -69,29 +69,29 @@ def make_ingest_dag(spec: SourceSpec):
                 return [str(f.path) for f in steps.new_files(engine, spec, settings.landing_dir)]
 
         @task(max_active_tis_per_dagrun=1)  # one writer per staging table at a time
-        def load_file(path: str, params: dict | None = None) -> dict:
+        def load_file(path: str, params: dict | None = None) -> list[dict]:
+            """This file, after any earlier-named new file of the source (name order)."""
             from crosscheck import steps
             from crosscheck.settings import load_settings
 
-            landed = steps.landed_file(spec.source_id, Path(path))
-            if landed is None:
-                return {
-                    "source_id": spec.source_id,
-                    "file_name": Path(path).name,
-                    "status": "vanished",
-                }
             settings = load_settings()
             with steps.warehouse(settings.warehouse_url) as engine:
-                return steps.ingest_file(
-                    engine, spec, landed, settings.pii_key, _run_date(params or {})
-                ).as_dict()
+                results = steps.ingest_through(
+                    engine,
+                    spec,
+                    settings.landing_dir,
+                    Path(path).name,
+                    settings.pii_key,
+                    _run_date(params or {}),
+                )
+            return [r.as_dict() for r in results]
 
         @task(outlets=[asset])
-        def publish(results: list[dict]) -> dict:
+        def publish(per_task: list[list[dict]]) -> dict:
             """Summarise the loads; skip (no Asset event) when nothing new reached staging."""
             from airflow.sdk.exceptions import AirflowSkipException
 
-            results = list(results)
+            results = [r for task_results in per_task for r in task_results]
             loaded = sum(r.get("rows_loaded", 0) for r in results)
             if loaded == 0:
                 raise AirflowSkipException(f"{spec.source_id}: nothing new loaded")

@@ -1,12 +1,17 @@
-"""Airflow: the DAG folder imports cleanly, and the DAGs run end to end with dag.test()."""
+"""Airflow: the DAG folder imports cleanly, and the DAGs run end to end with dag.test(),
+leaving the same warehouse as a CLI run of the same landing."""
 
 from __future__ import annotations
+
+import datetime as dt
 
 import pytest
 from sqlalchemy import create_engine, func, select
 
 from connectors.spec import load_specs
+from crosscheck.settings import DEV_PII_KEY
 from tests.conftest import AS_OF
+from tests.warehouse_tables import differences, warehouse_tables
 
 pytestmark = pytest.mark.slow
 
@@ -59,7 +64,7 @@ def test_ingest_and_crosscheck_dags_load_the_warehouse(dagbag, demo_city, tmp_pa
     monkeypatch.delenv("CROSSCHECK_PII_KEY", raising=False)  # demo landing: dev key allowed
 
     for source_id in load_specs():
-        run = dagbag.get_dag(f"ingest_{source_id}").test()
+        run = dagbag.get_dag(f"ingest_{source_id}").test(run_conf={"as_of": AS_OF})
         assert run.state == DagRunState.SUCCESS, source_id
     run = dagbag.get_dag("crosscheck").test(run_conf={"as_of": AS_OF})
     assert run.state == DagRunState.SUCCESS
@@ -91,6 +96,22 @@ def test_ingest_and_crosscheck_dags_load_the_warehouse(dagbag, demo_city, tmp_pa
     assert linked > 0 and flagged > 0
     assert bad == 0
     assert (tmp_path / "reports" / f"monitoring_list_{AS_OF.replace('-', '')}.csv").exists()
+
+    # The same landing through the CLI's path leaves the same warehouse, table by table.
+    from crosscheck.steps import run as cli_run
+
+    cli_url = f"sqlite:///{tmp_path / 'cli.db'}"
+    summary = cli_run(
+        demo_city["landing"],
+        cli_url,
+        dt.date.fromisoformat(AS_OF),
+        tmp_path / "cli-reports",
+        DEV_PII_KEY.encode(),
+    )
+    assert summary.ok
+    airflow_tables, cli_tables = warehouse_tables(url), warehouse_tables(cli_url)
+    assert differences(airflow_tables, cli_tables) == {}
+    assert len(cli_tables["run_log"]) == 1 and len(cli_tables["household_case"]) > 0
 
     # A second ingest run finds nothing new: no Asset event, nothing loaded.
     again = dagbag.get_dag("ingest_gongan_hukou").test()

@@ -1,0 +1,48 @@
+"""Every table of a warehouse as comparable rows: the yardstick for "the same warehouse".
+
+Wall-clock audit columns (when a file was loaded, a model trained, a run finished) are the
+only columns left out: everything the pipeline derives must be equal row for row.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import column, create_engine, inspect, select, table
+
+CLOCK_COLUMNS = {"started_at", "finished_at", "trained_at", "decided_at", "last_loaded_at"}
+
+
+def warehouse_tables(url: str) -> dict[str, list[tuple]]:
+    """{table name: sorted rows as tuples of text}, clock columns left out."""
+    engine = create_engine(url)
+    try:
+        names = sorted(inspect(engine).get_table_names())
+        out = {}
+        with engine.connect() as conn:
+            for name in names:
+                if name == "alembic_version":
+                    continue
+                cols = [
+                    c["name"]
+                    for c in inspect(engine).get_columns(name)
+                    if c["name"] not in CLOCK_COLUMNS
+                ]
+                rows = conn.execute(select(*(column(c) for c in cols)).select_from(table(name)))
+                out[name] = sorted(tuple("" if v is None else str(v) for v in row) for row in rows)
+        return out
+    finally:
+        engine.dispose()
+
+
+def differences(a: dict[str, list[tuple]], b: dict[str, list[tuple]]) -> dict[str, str]:
+    """Tables that differ, with a short account of how."""
+    out = {}
+    for name in sorted(set(a) | set(b)):
+        if name not in a or name not in b:
+            out[name] = "missing on one side"
+        elif a[name] != b[name]:
+            only_a = len(set(a[name]) - set(b[name]))
+            only_b = len(set(b[name]) - set(a[name]))
+            out[name] = (
+                f"{len(a[name])} vs {len(b[name])} rows; {only_a} only left, {only_b} only right"
+            )
+    return out
