@@ -36,7 +36,8 @@ from warehouse.models import (
     RiskSignal,
     staging_table,
 )
-from warehouse.rules import RuleInputs, RuleSet, _age, _income, _living, _working_age
+from warehouse.rules import RuleInputs, RuleSet
+from warehouse.rules.inputs import _age, _income, _living, _working_age
 
 __all__ = ["CaseInputs", "build_cases", "case_counts", "derive_cases", "suggest_measures"]
 
