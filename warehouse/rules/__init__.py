@@ -7,7 +7,7 @@ same signals. Domain: shared/domain.md "Default rules".
 
 Modules, in the order a run uses them:
 
-- ``config``: the rule set (from YAML), ``load_rule_set``.
+- ``config``: the rule set (typed from YAML; unknown keys refused), ``load_rule_set``.
 - ``inputs``: ``RuleInputs`` (linked staging rows, register persons) and shared helpers.
 - ``evidence``: the signal rows every rule returns.
 - one module per risk family: ``income`` (R-INCOME, W-NEAR-LINE, R-DROP, R-RIGID),
@@ -18,7 +18,7 @@ Modules, in the order a run uses them:
 - ``storage``: ``run_rules`` computes and stores one run date.
 """
 
-from warehouse.rules.config import DEFAULT_RULES, RuleSet, load_rule_set
+from warehouse.rules.config import DEFAULT_RULES, RULE_IDS, RuleSet, RuleSetError, load_rule_set
 from warehouse.rules.evidence import SIGNAL_COLUMNS
 from warehouse.rules.grading import RULES, compute_signals, flag_households
 from warehouse.rules.inputs import RuleInputs
@@ -27,9 +27,11 @@ from warehouse.rules.storage import run_rules
 __all__ = [
     "DEFAULT_RULES",
     "RULES",
+    "RULE_IDS",
     "SIGNAL_COLUMNS",
     "RuleInputs",
     "RuleSet",
+    "RuleSetError",
     "compute_signals",
     "flag_households",
     "load_rule_set",
