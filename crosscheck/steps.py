@@ -48,7 +48,6 @@ from warehouse.checks import CheckResult, run_warehouse_checks
 from warehouse.db import WarehouseError, connect, ensure_schema
 from warehouse.dims import build_dimensions
 from warehouse.exports import write_county_exports
-from warehouse.health import build_operational_marts
 from warehouse.history import record_history
 from warehouse.intermediate import ensure_views
 from warehouse.links import link_all
@@ -60,7 +59,7 @@ from warehouse.load import (
     record_audit,
     staging_rows,
 )
-from warehouse.marts import build_monitoring_list, read_monitoring_list
+from warehouse.marts import build_monitoring_list, build_operational_marts, read_monitoring_list
 from warehouse.models import LoadAudit, RunLog, SourceHealth
 from warehouse.rules import DEFAULT_RULES, RuleSet, load_rule_set, run_rules
 

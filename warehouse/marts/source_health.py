@@ -1,13 +1,9 @@
-"""Operational marts: source health (freshness), match quality, risk counts by region.
+"""``mart_source_health`` -- grain: one row per source spec, as of the run date.
 
-- ``mart_source_health`` -- grain: one row per source spec. Last file, last load, rows,
-  quarantine rate, link rate, the period the source should have delivered by the run date
-  and whether it is overdue (by the spec's cadence and due day).
-- ``mart_match_quality`` -- grain: one row per source. Records and how they were linked.
-- ``mart_risk_by_region`` -- grain: one row per county, township, village and risk type.
-
-All three are rebuilt per run from loaded data and the run date, so a rerun writes the
-same rows.
+Per source: last file, last load, files and rows, quarantine rate, link rate, the period
+the source should have delivered by the run date and whether it is overdue (by the spec's
+cadence and due day). Rebuilt per run from loaded data and the run date, so a rerun writes
+the same rows.
 """
 
 from __future__ import annotations
@@ -15,21 +11,13 @@ from __future__ import annotations
 import datetime as dt
 
 import pandas as pd
-from sqlalchemy import Engine, delete, func, select
+from sqlalchemy import Engine, func, select
 
 from connectors.spec import SourceSpec, load_specs
-from warehouse.db import bulk_insert, read_frame
-from warehouse.models import (
-    LoadAudit,
-    MatchQuality,
-    MonitoringList,
-    RecordLink,
-    RiskByRegion,
-    SourceHealth,
-    staging_table,
-)
+from warehouse.db import read_frame
+from warehouse.models import LoadAudit, RecordLink, staging_table
 
-__all__ = ["build_operational_marts", "expected_period"]
+__all__ = ["expected_period", "source_health"]
 
 _MONTHS_PER_PERIOD = {"monthly": 1, "quarterly": 3, "yearly": 12}
 
@@ -123,79 +111,3 @@ def source_health(engine: Engine, as_of: dt.date) -> pd.DataFrame:
             }
         )
     return pd.DataFrame(rows)
-
-
-def match_quality(engine: Engine) -> pd.DataFrame:
-    with engine.connect() as conn:
-        links = read_frame(
-            conn,
-            select(RecordLink.source_id, RecordLink.method, func.count().label("n")).group_by(
-                RecordLink.source_id, RecordLink.method
-            ),
-        )
-    counts = (
-        links.pivot_table(
-            index="source_id", columns="method", values="n", aggfunc="sum", fill_value=0
-        )
-        if len(links)
-        else pd.DataFrame()
-    )
-    out = pd.DataFrame({"source_id": list(load_specs())}).set_index("source_id")
-    methods = {
-        "linked_exact": ["exact_id"],
-        "linked_name_place": ["exact_name_place"],
-        "linked_probabilistic": ["probabilistic", "review_confirmed"],
-        "in_review": ["review"],
-        "unlinked": ["unlinked"],
-    }
-    for column, names in methods.items():
-        present = [m for m in names if m in counts]
-        out[column] = (
-            counts[present].sum(axis=1).reindex(out.index).fillna(0).astype("int64")
-            if present
-            else 0
-        )
-    out["records"] = out.sum(axis=1)
-    return out.reset_index()
-
-
-def risk_by_region(engine: Engine) -> pd.DataFrame:
-    with engine.connect() as conn:
-        mart = read_frame(
-            conn,
-            select(
-                MonitoringList.county,
-                MonitoringList.township,
-                MonitoringList.village,
-                MonitoringList.risk_types,
-                MonitoringList.grade,
-            ),
-        )
-    if mart.empty:
-        return pd.DataFrame(columns=[c.name for c in RiskByRegion.__table__.c])
-    mart["risk_type"] = mart["risk_types"].str.split(";")
-    long = mart.explode("risk_type")
-    keys = ["county", "township", "village", "risk_type"]
-    out = long.groupby(keys, dropna=False).agg(
-        households=("grade", "size"),
-        red=("grade", lambda g: int((g == "red").sum())),
-        yellow=("grade", lambda g: int((g == "yellow").sum())),
-        green=("grade", lambda g: int((g == "green").sum())),
-    )
-    out = out.reset_index()
-    out.insert(0, "region_id", range(1, len(out) + 1))  # stable ids: a rerun writes the same
-    return out
-
-
-def build_operational_marts(engine: Engine, as_of: dt.date) -> dict[str, int]:
-    """Rebuild the three operational marts; returns their row counts."""
-    frames = {
-        SourceHealth: source_health(engine, as_of),
-        MatchQuality: match_quality(engine),
-        RiskByRegion: risk_by_region(engine),
-    }
-    with engine.begin() as conn:
-        for model, frame in frames.items():
-            conn.execute(delete(model))
-            bulk_insert(conn, model.__table__, frame[[c.name for c in model.__table__.c]])
-    return {model.__tablename__: len(frame) for model, frame in frames.items()}

@@ -1,9 +1,9 @@
-"""BI marts, rebuilt per run from the household flags and dimensions.
-
-``mart_monitoring_list`` -- grain: one row per household on the monitoring list at the
+"""``mart_monitoring_list`` -- grain: one row per household on the monitoring list at the
 latest run date (flagged, or with an open case; see ``warehouse.cases``), with its case
 status, decision deadline, measures and elimination check. No raw ID numbers: the head's
 ID is shown masked.
+
+Rebuilt per run from the cases, the household flags and the household dimension.
 """
 
 from __future__ import annotations
