@@ -7,6 +7,7 @@ import datetime as dt
 import pandas as pd
 import pytest
 
+from warehouse.rules import RULES as RULES_REGISTRY
 from warehouse.rules import RuleInputs, compute_signals, flag_households, load_rule_set
 
 AS_OF = dt.date(2026, 11, 30)
@@ -699,3 +700,24 @@ def test_assistance_new_case_counted_once_across_both_sources():
     assert rules_of(sig, "in_window") == rules_of(sig, "db_only") == {"R-ASSIST"}
     assert rules_of(sig, "year_ago") == rules_of(sig, "old_active") == set()
     assert grade_of(frames, "new") == "yellow"  # one risk type, not a gap
+
+
+def test_registry_order_is_fixed():
+    """The registry order decides the order of equal sort keys, so the signal numbers: a
+    new rule is appended, never inserted (the demo city's risk_signal stays the same)."""
+    assert [rule.__name__ for rule in RULES_REGISTRY] == [
+        "rule_income",
+        "rule_medical",
+        "rule_disaster",
+        "rule_housing",
+        "rule_rigid",
+        "rule_school",
+        "rule_disability",
+        "rule_work",
+        "rule_labour",
+        "rule_water",
+        "rule_medins",
+        "rule_assist",
+        "rule_leads",
+        "rule_assets",
+    ]
