@@ -19,7 +19,6 @@ same functions, so the warehouse does not depend on who ran the steps.
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import json
 import logging
 import traceback
@@ -339,7 +338,7 @@ def cross_check(
     if not failed:  # a broken warehouse is never exported
         step("crosscheck", "exports")
         summary.exports = write_exports(engine, as_of, reports_dir)
-    record_run(engine, summary, rules_file or DEFAULT_RULES)
+    record_run(engine, summary, rules)
     return summary
 
 
@@ -394,7 +393,15 @@ def write_exports(engine: Engine, as_of: dt.date, reports_dir: Path) -> list[str
     return written
 
 
-def record_run(engine: Engine, summary: RunSummary, rules_file: Path) -> None:
+def _rules_name(rules: RuleSet) -> str:
+    """The rule file as recorded: the shipped one by its package path, others as given."""
+    path = Path(rules.source_path)
+    if path.resolve() == DEFAULT_RULES.resolve():
+        return "warehouse/rules/default.yaml"  # the same on every machine
+    return str(path)
+
+
+def record_run(engine: Engine, summary: RunSummary, rules: RuleSet) -> None:
     """One ``run_log`` row per run date: what the run found, and which rule file it applied."""
     with engine.begin() as conn:
         conn.execute(delete(RunLog).where(RunLog.as_of == summary.as_of))
@@ -405,8 +412,8 @@ def record_run(engine: Engine, summary: RunSummary, rules_file: Path) -> None:
                 summary=json.dumps(
                     {"grades": summary.grades, "links": summary.links}, ensure_ascii=False
                 ),
-                rules_file=str(rules_file),
-                rules_sha256=hashlib.sha256(Path(rules_file).read_bytes()).hexdigest(),
+                rules_file=_rules_name(rules),
+                rules_sha256=rules.sha256,
             )
         )
 
