@@ -300,7 +300,7 @@ def parse_spec(data: Any, source: str = "source spec") -> SourceSpec:
     ``source`` names the file in the message of the ``SpecError`` raised on any problem.
     """
     if not isinstance(data, Mapping):
-        raise SpecError(f"{source}: a source spec is a mapping of keys (source_id, columns, ...)")
+        raise SpecError(f"{source}: expected a mapping of keys (source_id, columns, ...)")
     try:
         return SourceSpec.model_validate(data)
     except ValidationError as exc:
