@@ -16,6 +16,7 @@ import codecs
 import datetime as dt
 import difflib
 import re
+from collections import Counter
 from collections.abc import Callable, Mapping
 from functools import cache
 from pathlib import Path
@@ -40,8 +41,11 @@ __all__ = [
     "SpecError",
     "SqlSource",
     "describe_validation_error",
+    "display_path",
     "file_period",
+    "load_spec_file",
     "load_specs",
+    "parse_spec",
     "read_config_yaml",
 ]
 
@@ -249,7 +253,8 @@ class SourceSpec(BaseModel):
     def _fields_exist(self) -> SourceSpec:
         fields = self.fields
         if len(set(fields)) != len(fields):
-            raise ValueError(f"columns name a field twice: {sorted(_twice(fields))}")
+            twice = sorted(f for f, n in Counter(fields).items() if n > 1)
+            raise ValueError(f"columns name a field twice: {twice}")
         unknown = [k for k in self.row_key if k not in fields]
         if unknown:
             raise ValueError(f"row_key names unknown fields {unknown}")
@@ -287,11 +292,6 @@ class SourceSpec(BaseModel):
     @property
     def id_field(self) -> str | None:
         return next((c.field for c in self.columns if c.is_identity), None)
-
-
-def _twice(items: list[str]) -> set[str]:
-    seen: set[str] = set()
-    return {x for x in items if x in seen or seen.add(x)}
 
 
 def parse_spec(data: Any, source: str = "source spec") -> SourceSpec:
