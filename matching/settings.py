@@ -8,11 +8,15 @@ such as ``pinyin(name_norm)``, ``substr(id_number,0,14)``, ``surname(name_norm)`
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, field
 from pathlib import Path
 from typing import Any
 
 import yaml
+from pydantic import ConfigDict, TypeAdapter, ValidationError, field_validator, model_validator
+from pydantic.dataclasses import dataclass
+
+from connectors.spec import describe_validation_error, display_path, read_config_yaml
 
 __all__ = [
     "LEVEL_KINDS",
@@ -22,6 +26,7 @@ __all__ = [
     "Comparison",
     "Level",
     "LinkSettings",
+    "LinkSettingsError",
     "load_settings",
 ]
 
@@ -64,7 +69,25 @@ def _check_expr(expr: str) -> None:
         raise ValueError(f"expression {expr!r} is cut: quote expressions with commas in YAML")
 
 
-@dataclass(frozen=True)
+class LinkSettingsError(ValueError):
+    """Linkage settings are malformed; the message names the file, the key and what is allowed."""
+
+
+# Unknown keys refused; the dataclasses stay dataclasses (positional construction,
+# ``dataclasses.replace``) and validate on construction.
+_CONFIG = ConfigDict(extra="forbid")
+
+
+def _as_list(v: Any) -> Any:
+    """A YAML scalar or list of expressions as a list of text (``[substr(a,0,6)]`` reads 0)."""
+    if isinstance(v, str):
+        return [v]
+    if isinstance(v, list | tuple):
+        return [str(x) for x in v]
+    return v  # anything else: the type check says what is wrong
+
+
+@dataclass(frozen=True, config=_CONFIG)
 class Level:
     """One agreement level of a comparison; levels are tried in order, first hit wins.
 
@@ -72,6 +95,7 @@ class Level:
     village together, then village alone). ``tf`` names an expression whose term frequency
     on the right side adjusts the weight of this level (common names count for less).
     ``m`` is an optional starting (or, with training 'fixed', final) m probability.
+    In YAML a level is a mapping, or its kind alone (``- exact``, ``- null``).
     """
 
     kind: str
@@ -81,9 +105,36 @@ class Level:
     m: float | None = None
     label: str = ""
 
+    @model_validator(mode="before")
+    @classmethod
+    def _bare_kind(cls, data: Any) -> Any:
+        if data is None:  # `- null` in a list of levels
+            return {"kind": "null"}
+        return {"kind": data} if isinstance(data, str) else data
+
+    @field_validator("kind", mode="before")
+    @classmethod
+    def _null_kind(cls, v: Any) -> Any:
+        return "null" if v is None else v  # YAML reads a bare null as None
+
+    @field_validator("kind")
+    @classmethod
+    def _known_kind(cls, v: str) -> str:
+        if v not in LEVEL_KINDS:
+            raise ValueError(f"unknown level kind {v!r}; one of {sorted(LEVEL_KINDS)}")
+        return v
+
+    @field_validator("columns", mode="before")
+    @classmethod
+    def _columns_list(cls, v: Any) -> Any:
+        return _as_list(v)
+
+    @field_validator("label", mode="before")
+    @classmethod
+    def _blank_label(cls, v: Any) -> Any:
+        return "" if v is None else v
+
     def __post_init__(self) -> None:
-        if self.kind not in LEVEL_KINDS:
-            raise ValueError(f"unknown level kind {self.kind!r}; one of {sorted(LEVEL_KINDS)}")
         for expr in (*self.columns, *([self.tf] if self.tf else [])):
             _check_expr(expr)
 
@@ -94,7 +145,7 @@ class Level:
         return self.kind if self.threshold is None else f"{self.kind}_{self.threshold:g}"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, config=_CONFIG)
 class Comparison:
     """A named comparison of one or more columns (expressions) with ordered levels."""
 
@@ -103,8 +154,23 @@ class Comparison:
     levels: tuple[Level, ...]
     # (other comparison, its level names): on those pairs this comparison counts as null.
     # Fellegi-Sunter adds the comparisons' evidence as if independent; the birth date an
-    # ID's digits agree on must not be counted a second time.
+    # ID's digits agree on must not be counted a second time. YAML writes a mapping
+    # {other comparison: [level names]}.
     neutral_if: tuple[tuple[str, tuple[str, ...]], ...] = ()
+
+    @field_validator("columns", mode="before")
+    @classmethod
+    def _columns_list(cls, v: Any) -> Any:
+        return _as_list(v)
+
+    @field_validator("neutral_if", mode="before")
+    @classmethod
+    def _neutral_if_pairs(cls, v: Any) -> Any:
+        if v is None:
+            return ()
+        if isinstance(v, dict):
+            return tuple((other, tuple(_as_list(levels))) for other, levels in v.items())
+        return v
 
     def __post_init__(self) -> None:
         if not self.levels or self.levels[-1].kind != "else":
@@ -115,21 +181,34 @@ class Comparison:
             _check_expr(expr)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, config=_CONFIG)
 class BlockingRule:
-    """Candidate pairs agree exactly on every key expression (and none is missing)."""
+    """Candidate pairs agree exactly on every key expression (and none is missing).
+
+    In YAML a rule is ``{keys: [...], max_block_pairs: N}`` or its list of keys alone.
+    """
 
     keys: tuple[str, ...]
     # Blocks bigger than this (left rows x right rows) are skipped: such a key is not
     # selective enough to be worth comparing every pair (e.g. 王伟 city-wide).
     max_block_pairs: int = 250_000
 
+    @model_validator(mode="before")
+    @classmethod
+    def _bare_keys(cls, data: Any) -> Any:
+        return {"keys": data} if isinstance(data, str | list | tuple) else data
+
+    @field_validator("keys", mode="before")
+    @classmethod
+    def _keys_list(cls, v: Any) -> Any:
+        return _as_list(v)
+
     def __post_init__(self) -> None:
         for expr in self.keys:
             _check_expr(expr)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, config=_CONFIG)
 class LinkSettings:
     """Everything one linkage needs, loadable from and savable to YAML."""
 
@@ -154,15 +233,53 @@ class LinkSettings:
     description: str = ""
     extra: dict[str, Any] = field(default_factory=dict)
 
-    def __post_init__(self) -> None:
-        if self.link_type not in LINK_TYPES:
+    @field_validator("blocking_rules", "comparisons", mode="before")
+    @classmethod
+    def _blank_list(cls, v: Any) -> Any:
+        return () if v is None else v
+
+    @field_validator("description", mode="before")
+    @classmethod
+    def _blank_description(cls, v: Any) -> Any:
+        return "" if v is None else v
+
+    @field_validator("extra", mode="before")
+    @classmethod
+    def _blank_extra(cls, v: Any) -> Any:
+        return {} if v is None else v
+
+    @field_validator("link_type")
+    @classmethod
+    def _known_link_type(cls, v: str) -> str:
+        if v not in LINK_TYPES:
             raise ValueError(f"link_type must be one of {LINK_TYPES}")
-        if self.assignment not in ASSIGNMENTS:
+        return v
+
+    @field_validator("assignment")
+    @classmethod
+    def _known_assignment(cls, v: str) -> str:
+        if v not in ASSIGNMENTS:
             raise ValueError(f"assignment must be one of {ASSIGNMENTS}")
-        if self.training not in TRAINING:
+        return v
+
+    @field_validator("training")
+    @classmethod
+    def _known_training(cls, v: str) -> str:
+        if v not in TRAINING:
             raise ValueError(f"training must be one of {TRAINING}")
+        return v
+
+    def __post_init__(self) -> None:
         if not 0 <= self.review_threshold <= self.accept_threshold <= 1:
             raise ValueError("need 0 <= review_threshold <= accept_threshold <= 1")
+        names = {c.name: {lv.name for lv in c.levels} for c in self.comparisons}
+        for c in self.comparisons:
+            for other, levels in c.neutral_if:
+                unknown = sorted(set(levels) - names.get(other, set()))
+                if unknown:
+                    raise ValueError(
+                        f"{c.name}: neutral_if names unknown levels of {other!r}: {unknown}"
+                    )
 
     # ------------------------------------------------------------------ (de)serialisation
 
@@ -189,38 +306,18 @@ class LinkSettings:
         return data
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> LinkSettings:
-        known = {f.name for f in fields(cls)}
-        unknown = set(data) - known
-        if unknown:
-            raise ValueError(f"unknown settings keys: {sorted(unknown)}")
-        data = dict(data)
-        data["blocking_rules"] = tuple(
-            BlockingRule(
-                keys=tuple(_as_list(r["keys"] if isinstance(r, dict) else r)),
-                max_block_pairs=int(
-                    r.get("max_block_pairs", 250_000) if isinstance(r, dict) else 250_000
-                ),
+    def from_dict(cls, data: Any, source: str = "linkage settings") -> LinkSettings:
+        """Settings from plain data; ``source`` names the file in the error message."""
+        if not isinstance(data, dict):
+            raise LinkSettingsError(
+                f"{source}: expected a mapping of keys (link_type, comparisons, ...)"
             )
-            for r in data.get("blocking_rules", ())
-        )
-        data["comparisons"] = tuple(
-            Comparison(
-                name=c["name"],
-                columns=tuple(_as_list(c["columns"])),
-                levels=tuple(_level_from(lv) for lv in c["levels"]),
-                neutral_if=tuple(
-                    (other, tuple(_as_list(lv))) for other, lv in c.get("neutral_if", {}).items()
-                ),
-            )
-            for c in data.get("comparisons", ())
-        )
-        names = {c.name: {lv.name for lv in c.levels} for c in data["comparisons"]}
-        for c in data["comparisons"]:
-            for other, levels in c.neutral_if:
-                if not set(levels) <= names.get(other, set()):
-                    raise ValueError(f"{c.name}: neutral_if names unknown levels of {other!r}")
-        return cls(**data)
+        try:
+            return TypeAdapter(cls).validate_python(data)
+        except ValidationError as exc:
+            raise LinkSettingsError(
+                describe_validation_error(exc, cls, source, label=_labeller(data))
+            ) from None
 
     def to_yaml(self, path: Path | None = None) -> str:
         text = yaml.safe_dump(self.to_dict(), allow_unicode=True, sort_keys=False, width=100)
@@ -232,13 +329,30 @@ class LinkSettings:
     def from_yaml(cls, text_or_path: str | Path) -> LinkSettings:
         if isinstance(text_or_path, Path):
             text = text_or_path.read_text(encoding="utf-8")
+            source = display_path(text_or_path)
         else:
-            text = text_or_path
-        return cls.from_dict(yaml.safe_load(text) or {})
+            text, source = text_or_path, "linkage settings"
+        return cls.from_dict(read_config_yaml(text, source, LinkSettingsError) or {}, source)
 
 
-def _as_list(v: Any) -> list[str]:
-    return [v] if isinstance(v, str) else [str(x) for x in v]
+def _labeller(data: Any):
+    """Names items of lists in messages: comparisons[1] (name), levels[3] (osa)."""
+
+    def label(loc: tuple) -> str | None:
+        node = data
+        for part in loc:
+            try:
+                node = node[part]
+            except (KeyError, IndexError, TypeError):
+                return None
+        if not isinstance(loc[-1], int):
+            return None
+        if isinstance(node, dict):
+            name = node.get("name") or node.get("label") or node.get("kind") or node.get("keys")
+            return None if name is None else "; ".join(_as_list(name))
+        return None
+
+    return label
 
 
 def _level_dict(lv: Level) -> dict[str, Any]:
@@ -254,21 +368,6 @@ def _level_dict(lv: Level) -> dict[str, Any]:
     if lv.label:
         out["label"] = lv.label
     return out
-
-
-def _level_from(raw: dict[str, Any] | str) -> Level:
-    if isinstance(raw, str):
-        return Level(kind=raw)
-    thr = raw.get("threshold")
-    m = raw.get("m")
-    return Level(
-        kind="null" if raw["kind"] is None else raw["kind"],  # YAML reads a bare null as None
-        threshold=None if thr is None else float(thr),
-        columns=tuple(_as_list(raw.get("columns", ()))),
-        tf=raw.get("tf"),
-        m=None if m is None else float(m),
-        label=raw.get("label", ""),
-    )
 
 
 def load_settings(name_or_path: str | Path) -> LinkSettings:
