@@ -12,6 +12,7 @@ import datetime as dt
 import logging
 import sys
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 from crosscheck.settings import DEMO_MARKER, SettingsError, load_settings
 
@@ -220,11 +221,15 @@ def _cmd_run(args) -> int:
     from warehouse.db import WarehouseError
 
     settings = load_settings(
-        warehouse_url=args.warehouse, landing_dir=args.landing, reports_dir=args.reports
+        warehouse_url=args.warehouse,
+        landing_dir=args.landing,
+        reports_dir=args.reports,
+        rules_file=args.rules,
     )
     if not settings.landing_dir.is_dir():
         raise SettingsError(f"landing folder not found: {settings.landing_dir}")
-    as_of = args.as_of or dt.date.today()
+    # The run date is a parameter; by default today in the city's time zone (as Airflow's).
+    as_of = args.as_of or dt.datetime.now(ZoneInfo(settings.timezone)).date()
     from connectors.spec import load_specs
 
     progress = _Progress(total=len(load_specs()) + 5)  # sources + cross-check stages
@@ -237,7 +242,7 @@ def _cmd_run(args) -> int:
             settings.pii_key,
             progress,
             retrain_linkage=args.retrain_linkage,
-            rules_file=args.rules,
+            rules_file=settings.rules_file,
         )
     except WarehouseError as exc:
         raise SettingsError(str(exc)) from None
@@ -248,12 +253,10 @@ def _cmd_run(args) -> int:
 
 
 def _cmd_db(args) -> int:
-    import os
-
     from warehouse import access, migrate
     from warehouse.db import WarehouseError, connect, ensure_schema
 
-    url = args.warehouse or os.environ.get("CROSSCHECK_WAREHOUSE_URL", "sqlite:///var/warehouse.db")
+    url = load_settings(warehouse_url=args.warehouse, require_pii_key=False).warehouse_url
     try:
         engine = connect(url)
         try:
@@ -276,12 +279,10 @@ def _cmd_db(args) -> int:
 
 
 def _cmd_explain(args) -> int:
-    import os
-
     from warehouse.db import WarehouseError, connect
     from warehouse.explain import explain_household
 
-    url = args.warehouse or os.environ.get("CROSSCHECK_WAREHOUSE_URL", "sqlite:///var/warehouse.db")
+    url = load_settings(warehouse_url=args.warehouse, require_pii_key=False).warehouse_url
     try:
         engine = connect(url)
         try:

@@ -15,7 +15,6 @@ at parse time.
 from __future__ import annotations
 
 import datetime as dt
-import os
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -37,10 +36,11 @@ def _run_date(params: dict) -> dt.date:
     """The run date: the `as_of` param, else the run's date in the city's time zone."""
     if params.get("as_of"):
         return dt.date.fromisoformat(params["as_of"])
+    from crosscheck.settings import load_settings
+
     run_after = get_current_context()["dag_run"].run_after
-    return run_after.astimezone(
-        ZoneInfo(os.environ.get("CROSSCHECK_TIMEZONE", "Asia/Shanghai"))
-    ).date()
+    timezone = load_settings(require_pii_key=False).timezone
+    return run_after.astimezone(ZoneInfo(timezone)).date()
 
 
 def make_ingest_dag(spec: SourceSpec):
@@ -147,7 +147,7 @@ def crosscheck():
                 _run_date(params),
                 settings.reports_dir,
                 retrain_linkage=bool(params.get("retrain_linkage")),
-                rules_file=getattr(settings, "rules_file", None),  # MERGE: wt-config adds it
+                rules_file=settings.rules_file,
             )
         if not summary.ok:
             raise RuntimeError("; ".join(summary.failures))

@@ -8,8 +8,6 @@ Run through ``warehouse.migrate`` (it passes the connection in ``config.attribut
 
 from __future__ import annotations
 
-import os
-
 from alembic import context
 from sqlalchemy import create_engine, pool
 
@@ -37,7 +35,9 @@ def run_migrations_online() -> None:
     if connection is not None:
         _run(connection)
         return
-    url = config.get_main_option("sqlalchemy.url") or os.environ["CROSSCHECK_WAREHOUSE_URL"]
+    url = config.get_main_option("sqlalchemy.url")
+    if not url:  # settings are read in one place (crosscheck.settings), never here
+        raise SystemExit("no warehouse URL: run `crosscheck db upgrade --warehouse URL`")
     engine = create_engine(url, poolclass=pool.NullPool)
     with engine.connect() as connection:
         _run(connection)
