@@ -253,16 +253,16 @@ def _cmd_run(args) -> int:
 
 
 def _cmd_db(args) -> int:
+    from crosscheck.steps import deploy_warehouse
     from warehouse import access, migrate
-    from warehouse.db import WarehouseError, connect, ensure_schema
+    from warehouse.db import WarehouseError, connect
 
     url = load_settings(warehouse_url=args.warehouse, require_pii_key=False).warehouse_url
     try:
         engine = connect(url)
         try:
             if args.db_command == "upgrade":
-                migrate.upgrade(engine)
-                ensure_schema(engine)
+                deploy_warehouse(engine)  # migrations, staging tables and int_ views
                 print(f"warehouse at revision {migrate.current_revision(engine)}")
             elif args.db_command == "grant":
                 access.grant_roles(engine)

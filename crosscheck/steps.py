@@ -48,7 +48,7 @@ from warehouse.db import WarehouseError, connect, ensure_schema
 from warehouse.dims import build_dimensions
 from warehouse.exports import write_county_exports
 from warehouse.history import record_history
-from warehouse.intermediate import ensure_views
+from warehouse.intermediate import ensure_views, view_name
 from warehouse.links import link_all
 from warehouse.load import (
     InvariantViolation,
@@ -59,12 +59,13 @@ from warehouse.load import (
     staging_rows,
 )
 from warehouse.marts import build_monitoring_list, build_operational_marts, read_monitoring_list
-from warehouse.models import LoadAudit, RunLog, SourceHealth
+from warehouse.models import LoadAudit, RunLog, SourceHealth, staging_table
 from warehouse.rules import DEFAULT_RULES, RuleSet, load_rule_set, run_rules
 
 __all__ = [
     "RunSummary",
     "cross_check",
+    "deploy_warehouse",
     "ingest_file",
     "ingest_source",
     "ingest_through",
@@ -111,26 +112,61 @@ class RunSummary:
 # --------------------------------------------------------------------------- warehouse
 
 
-def open_warehouse(url: str) -> Engine:
-    """Connect and make sure the schema is the one this code expects.
+def deploy_warehouse(engine: Engine) -> None:
+    """The deploy step (``crosscheck db upgrade``): migrations, staging tables, ``int_`` views.
 
-    The embedded SQLite warehouse and a brand-new database are migrated on the spot. An
-    existing PostgreSQL warehouse at an older revision is refused: migrations are a deploy
-    step (``crosscheck db upgrade``), run by its owner, not by the pipeline's role.
+    Run once per deploy by the warehouse's owner, never by a task racing other tasks.
+    """
+    migrate.upgrade(engine)
+    ensure_schema(engine)  # staging tables follow the specs, outside migrations
+    ensure_views(engine)  # and so do the int_ views over them
+
+
+def undeployed(engine: Engine) -> list[str]:
+    """What this code needs that the warehouse lacks (empty: deployed and up to date)."""
+    if not inspect(engine).has_table(LoadAudit.__tablename__):
+        return ["no schema"]
+    if not migrate.is_up_to_date(engine):
+        current = migrate.current_revision(engine) or "none"
+        return [f"schema at revision {current}, this code expects {migrate.head_revision()}"]
+    inspector = inspect(engine)
+    tables, views = set(inspector.get_table_names()), set(inspector.get_view_names())
+    missing = [f"table {staging_table(s).name}" for s in load_specs().values()]
+    missing = [m for m in missing if m.split()[1] not in tables]
+    missing += [f"view {view_name(s)}" for s in load_specs().values() if view_name(s) not in views]
+    for spec in load_specs().values():  # a spec that gained a field needs its column
+        table = staging_table(spec)
+        if table.name in tables:
+            have = {c["name"] for c in inspector.get_columns(table.name)}
+            missing += [
+                f"column {table.name}.{c.name}" for c in table.columns if c.name not in have
+            ]
+    return missing
+
+
+def open_warehouse(url: str, *, deploy: bool | None = None) -> Engine:
+    """Connect, and make sure the warehouse is the one this code expects.
+
+    ``deploy``: whether to run the deploy step on the spot. By default only the embedded
+    SQLite warehouse and a brand-new database are deployed here (the CLI's convenience);
+    Airflow tasks pass ``deploy=False`` and fail at once on a warehouse that is not
+    deployed, naming what is missing: migrations are a deploy step (``crosscheck db
+    upgrade``), never a race between tasks.
     """
     engine = connect(url)
     try:
-        fresh = not inspect(engine).has_table(LoadAudit.__tablename__)
-        if engine.dialect.name == "sqlite" or fresh:
-            migrate.upgrade(engine)
-        elif not migrate.is_up_to_date(engine):
-            current = migrate.current_revision(engine) or "none"
-            raise WarehouseError(
-                f"warehouse schema is at revision {current}, this code expects "
-                f"{migrate.head_revision()}: run `crosscheck db upgrade --warehouse URL`"
-            )
-        ensure_schema(engine)  # staging tables follow the specs, outside migrations
-        ensure_views(engine)  # and so do the int_ views over them
+        if deploy is None:
+            fresh = not inspect(engine).has_table(LoadAudit.__tablename__)
+            deploy = engine.dialect.name == "sqlite" or fresh
+        if deploy:
+            deploy_warehouse(engine)
+        else:
+            problems = undeployed(engine)
+            if problems:
+                raise WarehouseError(
+                    f"warehouse not deployed for this code ({'; '.join(problems[:5])}): "
+                    "run `crosscheck db upgrade --warehouse URL`"
+                )
     except Exception:
         engine.dispose()
         raise
@@ -138,9 +174,9 @@ def open_warehouse(url: str) -> Engine:
 
 
 @contextmanager
-def warehouse(url: str) -> Iterator[Engine]:
+def warehouse(url: str, *, deploy: bool | None = None) -> Iterator[Engine]:
     """``open_warehouse`` for the length of a block (an Airflow task, a CLI command)."""
-    engine = open_warehouse(url)
+    engine = open_warehouse(url, deploy=deploy)
     try:
         yield engine
     finally:

@@ -65,17 +65,21 @@ def make_ingest_dag(spec: SourceSpec):
             from crosscheck.settings import load_settings
 
             settings = load_settings()
-            with steps.warehouse(settings.warehouse_url) as engine:
+            with steps.warehouse(settings.warehouse_url, deploy=False) as engine:
                 return [str(f.path) for f in steps.new_files(engine, spec, settings.landing_dir)]
 
-        @task(max_active_tis_per_dagrun=1)  # one writer per staging table at a time
+        # One writer per staging table at a time; each mapped instance is named by its file
+        # and the file's outcome (the UI shows "名单_202611.csv: rejected FILE_...").
+        @task(max_active_tis_per_dagrun=1, map_index_template="{{ file_outcome }}")
         def load_file(path: str, params: dict | None = None) -> list[dict]:
             """This file, after any earlier-named new file of the source (name order)."""
             from crosscheck import steps
             from crosscheck.settings import load_settings
 
+            context = get_current_context()
+            context["file_outcome"] = Path(path).name  # until the outcome is known
             settings = load_settings()
-            with steps.warehouse(settings.warehouse_url) as engine:
+            with steps.warehouse(settings.warehouse_url, deploy=False) as engine:
                 results = steps.ingest_through(
                     engine,
                     spec,
@@ -84,14 +88,30 @@ def make_ingest_dag(spec: SourceSpec):
                     settings.pii_key,
                     _run_date(params or {}),
                 )
+            mine = [r for r in results if r.file_name == Path(path).name]
+            if mine:
+                outcome = mine[0].status + (
+                    f" {mine[0].reason_code}" if mine[0].reason_code else ""
+                )
+                context["file_outcome"] = f"{Path(path).name}: {outcome}"
+            rejected = [r for r in results if r.status == "rejected"]
+            if rejected:
+                # Loaded and recorded (feedback goes to the department), yet the operator must
+                # see it: the mapped instance fails, naming the file and the reason.
+                from airflow.sdk.exceptions import AirflowFailException
+
+                raise AirflowFailException(
+                    "; ".join(f"{r.file_name}: {r.reason_code} {r.message}" for r in rejected)
+                )
             return [r.as_dict() for r in results]
 
-        @task(outlets=[asset])
+        @task(outlets=[asset], trigger_rule="all_done")  # a rejected file must not block the rest
         def publish(per_task: list[list[dict]]) -> dict:
             """Summarise the loads; skip (no Asset event) when nothing new reached staging."""
             from airflow.sdk.exceptions import AirflowSkipException
 
-            results = [r for task_results in per_task for r in task_results]
+            # A failed instance (a rejected file) returned nothing: its rows were not loaded.
+            results = [r for task_results in per_task if task_results for r in task_results]
             loaded = sum(r.get("rows_loaded", 0) for r in results)
             if loaded == 0:
                 raise AirflowSkipException(f"{spec.source_id}: nothing new loaded")
@@ -141,7 +161,7 @@ def crosscheck():
 
         params = params or {}
         settings = load_settings()
-        with steps.warehouse(settings.warehouse_url) as engine:
+        with steps.warehouse(settings.warehouse_url, deploy=False) as engine:
             summary = steps.cross_check(
                 engine,
                 _run_date(params),

@@ -63,6 +63,11 @@ def test_ingest_and_crosscheck_dags_load_the_warehouse(dagbag, demo_city, tmp_pa
     monkeypatch.setenv("CROSSCHECK_REPORTS_DIR", str(tmp_path / "reports"))
     monkeypatch.delenv("CROSSCHECK_PII_KEY", raising=False)  # demo landing: dev key allowed
 
+    from crosscheck.steps import deploy_warehouse
+
+    engine = create_engine(url)
+    deploy_warehouse(engine)  # the deploy step (`crosscheck db upgrade`): tasks never migrate
+    engine.dispose()
     for source_id in load_specs():
         run = dagbag.get_dag(f"ingest_{source_id}").test(run_conf={"as_of": AS_OF})
         assert run.state == DagRunState.SUCCESS, source_id

@@ -6,10 +6,12 @@ import datetime as dt
 import hashlib
 import shutil
 
-from sqlalchemy import select
+import pytest
+from sqlalchemy import create_engine, select, text
 
 from crosscheck.settings import load_settings
-from crosscheck.steps import RunSummary, open_warehouse, record_run
+from crosscheck.steps import RunSummary, deploy_warehouse, open_warehouse, record_run
+from warehouse.db import WarehouseError
 from warehouse.models import RunLog
 from warehouse.rules import DEFAULT_RULES, load_rule_set
 
@@ -48,3 +50,25 @@ def test_run_log_records_a_selected_rule_file_and_its_hash(tmp_path, monkeypatch
     digest = hashlib.sha256(custom.read_bytes()).hexdigest()
     assert _run_log(url) == [(RUN_DATE, str(custom.resolve()), digest)]
     assert digest != hashlib.sha256(DEFAULT_RULES.read_bytes()).hexdigest()
+
+
+def test_a_task_on_a_warehouse_not_deployed_fails_at_once_naming_the_deploy_step(tmp_path):
+    url = f"sqlite:///{tmp_path / 'w.db'}"
+    with pytest.raises(WarehouseError, match=r"no schema.*crosscheck db upgrade"):
+        open_warehouse(url, deploy=False)
+    deploy_warehouse(create_engine(url))
+    open_warehouse(url, deploy=False).dispose()  # deployed: the task goes on
+    engine = create_engine(url)
+    with engine.begin() as conn:
+        conn.execute(text('DROP VIEW "int_zhujian_housing_linked"'))
+    engine.dispose()
+    with pytest.raises(WarehouseError, match="view int_zhujian_housing_linked"):
+        open_warehouse(url, deploy=False)
+
+
+def test_the_deploy_step_runs_twice_without_harm(warehouse_url):
+    engine = create_engine(warehouse_url)
+    deploy_warehouse(engine)
+    deploy_warehouse(engine)
+    engine.dispose()
+    open_warehouse(warehouse_url, deploy=False).dispose()
