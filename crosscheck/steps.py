@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pandas as pd
-from sqlalchemy import Engine, delete, insert, inspect, select
+from sqlalchemy import Engine, delete, func, insert, inspect, select
 
 from connectors.canonical import to_canonical
 from connectors.filecheck import schema_problem, sniff_format, wrong_format_message
@@ -44,7 +44,7 @@ from validation.suites import RowFailure, validate_rows
 from warehouse import migrate
 from warehouse.cases import build_cases, case_counts
 from warehouse.checks import CheckResult, run_warehouse_checks
-from warehouse.db import WarehouseError, connect, ensure_schema
+from warehouse.db import WarehouseError, connect, ensure_schema, run_lock
 from warehouse.dims import build_dimensions
 from warehouse.exports import write_county_exports
 from warehouse.history import record_history
@@ -65,6 +65,7 @@ from warehouse.rules import DEFAULT_RULES, RuleSet, load_rule_set, run_rules
 __all__ = [
     "RunSummary",
     "cross_check",
+    "cross_check_due",
     "deploy_warehouse",
     "ingest_file",
     "ingest_source",
@@ -73,7 +74,10 @@ __all__ = [
     "open_warehouse",
     "run",
     "warehouse",
+    "wave_settled",
 ]
+
+REGISTER_SOURCE = "gongan_hukou"  # persons and households: nothing links without it
 
 log = logging.getLogger(__name__)
 Progress = Callable[[str, str], None]  # (source_id or "crosscheck", stage)
@@ -214,11 +218,12 @@ def ingest_through(
     Airflow task mapped to one file loads any earlier new file first (a parallel task that
     gets there first makes it ``already_loaded`` here).
     """
-    return [
-        ingest_file(engine, spec, landed, pii_key, as_of)
-        for landed in new_files(engine, spec, landing)
-        if landed.name <= file_name
-    ]
+    with run_lock(engine, exclusive=False):  # never while a cross-check runs
+        return [
+            ingest_file(engine, spec, landed, pii_key, as_of)
+            for landed in new_files(engine, spec, landing)
+            if landed.name <= file_name
+        ]
 
 
 def ingest_file(
@@ -318,7 +323,8 @@ def _ingest_guarded(
     engine: Engine, spec: SourceSpec, landed: LandedFile, pii_key: bytes, as_of: dt.date
 ) -> LoadResult | str:
     try:
-        return ingest_file(engine, spec, landed, pii_key, as_of)
+        with run_lock(engine, exclusive=False):  # never while a cross-check runs
+            return ingest_file(engine, spec, landed, pii_key, as_of)
     except InvariantViolation as exc:
         log.error("reconciliation invariant violated: %s", exc)
         return f"{spec.source_id}/{landed.name}: {exc}"
@@ -337,6 +343,47 @@ def _ingest_guarded(
         return f"{spec.source_id}/{landed.name}: {message}"
 
 
+def wave_settled(engine: Engine, landing: Path) -> str | None:
+    """None when a landing wave has settled and the cross-check may run, else why not.
+
+    Settled: every file in the landing zone is claimed (no source still has a file to
+    load, loads in flight included: their audit row commits last) and the 公安 register is
+    loaded. Files are matched by source, name and size.
+    """
+    with engine.connect() as conn:
+        claimed = set(
+            conn.execute(
+                select(LoadAudit.source_id, LoadAudit.file_name, LoadAudit.file_size)
+            ).all()
+        )
+    waiting = [
+        f"{spec.source_id}/{f.name}"
+        for spec in load_specs().values()
+        for f in landed_files(landing, spec)
+        if (spec.source_id, f.name, f.size) not in claimed
+    ]
+    if waiting:
+        return f"{len(waiting)} files still to load ({', '.join(waiting[:3])} ...)"
+    if not any(source == REGISTER_SOURCE for source, _, _ in claimed):
+        return "the 公安 register is not loaded yet"
+    return None
+
+
+def last_load_id(engine: Engine) -> int:
+    """The newest claimed file's load id (0: nothing loaded yet)."""
+    with engine.connect() as conn:
+        return int(conn.execute(select(func.coalesce(func.max(LoadAudit.load_id), 0))).scalar())
+
+
+def cross_check_due(engine: Engine, as_of: dt.date) -> bool:
+    """Whether a file was claimed since the last cross-check of this run date (or none ran)."""
+    with engine.connect() as conn:
+        summary = conn.execute(select(RunLog.summary).where(RunLog.as_of == as_of)).scalar()
+    if summary is None:
+        return True
+    return last_load_id(engine) > json.loads(summary).get("last_load_id", -1)
+
+
 # --------------------------------------------------------------------------- cross-check
 
 
@@ -353,6 +400,18 @@ def cross_check(
     Linkage models are reused from ``match_model`` unless ``retrain_linkage``; the rule
     set is ``rules_file`` (default: ``warehouse/rules/default.yaml``).
     """
+    with run_lock(engine, exclusive=True):  # no file of this warehouse loads meanwhile
+        return _cross_check(engine, as_of, reports_dir, progress, retrain_linkage, rules_file)
+
+
+def _cross_check(
+    engine: Engine,
+    as_of: dt.date,
+    reports_dir: Path,
+    progress: Progress | None,
+    retrain_linkage: bool,
+    rules_file: Path | None,
+) -> RunSummary:
     summary = RunSummary(as_of)
     step = progress or (lambda *_: None)
     step("crosscheck", "dimensions")
@@ -446,7 +505,12 @@ def record_run(engine: Engine, summary: RunSummary, rules: RuleSet) -> None:
                 as_of=summary.as_of,
                 finished_at=dt.datetime.now(dt.UTC).replace(tzinfo=None),  # audit metadata
                 summary=json.dumps(
-                    {"grades": summary.grades, "links": summary.links}, ensure_ascii=False
+                    {
+                        "grades": summary.grades,
+                        "links": summary.links,
+                        "last_load_id": last_load_id(engine),  # what this run covered
+                    },
+                    ensure_ascii=False,
                 ),
                 rules_file=_rules_name(rules),
                 rules_sha256=rules.sha256,

@@ -3,9 +3,12 @@
 - ``ingest_<source_id>``: one DAG per source spec, generated here. Lists the source's new
   files in the landing zone, loads each (mapped task), and updates the Asset of the
   source's staging table when anything new was loaded.
-- ``crosscheck``: scheduled on the staging Assets; dimensions, links, risk signals, cases,
-  marts, exports and ``run_log`` for the run date, in one retryable task calling the same
-  ``crosscheck.steps.cross_check`` the CLI calls.
+- ``crosscheck``: started by any staging Asset event, it first waits for the landing wave
+  to settle (every landed file claimed, the register loaded), then runs dimensions, links,
+  risk signals, cases, marts, exports and ``run_log`` for the run date in one retryable
+  task calling the same ``crosscheck.steps.cross_check`` the CLI calls, under the
+  warehouse's run lock (no file loads meanwhile). Further runs queued by the same wave
+  find nothing new and skip.
 
 Settings come from the environment (CROSSCHECK_LANDING_DIR, CROSSCHECK_WAREHOUSE_URL,
 CROSSCHECK_PII_KEY, CROSSCHECK_REPORTS_DIR, CROSSCHECK_RULES). Nothing heavy is imported
@@ -18,7 +21,15 @@ import datetime as dt
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from airflow.sdk import Asset, AssetAny, Param, dag, get_current_context, task
+from airflow.sdk import (
+    Asset,
+    AssetAny,
+    Param,
+    PokeReturnValue,
+    dag,
+    get_current_context,
+    task,
+)
 
 from connectors.spec import SourceSpec, load_specs
 
@@ -148,23 +159,43 @@ for _spec in SPECS.values():
             description="train the linkage models afresh instead of reusing the stored ones",
         ),
     },
-    doc_md="Cross-check every loaded source: person/household dimensions from 公安户籍, "
-    "record linking, risk rules, cases, `mart_monitoring_list`, exports for counties and "
-    "feedback for departments, `run_log`. One task, so a retry redoes every step it "
-    "depends on.",
+    doc_md="Cross-check every loaded source once a landing wave has settled: person/household "
+    "dimensions from 公安户籍, record linking, risk rules, cases, `mart_monitoring_list`, "
+    "exports for counties and feedback for departments, `run_log`. One task, so a retry "
+    "redoes every step it depends on; runs with nothing new since the last one skip.",
 )
 def crosscheck():
+    @task.sensor(poke_interval=30, timeout=6 * 3600, mode="reschedule")
+    def wait_for_wave() -> PokeReturnValue:
+        """A landing wave has settled: every landed file claimed, the register loaded."""
+        from crosscheck import steps
+        from crosscheck.settings import load_settings
+
+        settings = load_settings(require_pii_key=False)
+        with steps.warehouse(settings.warehouse_url, deploy=False) as engine:
+            waiting = steps.wave_settled(engine, settings.landing_dir)
+        if waiting:
+            print(f"waiting for the landing wave: {waiting}")
+        return PokeReturnValue(is_done=waiting is None)
+
     @task
     def cross_check(params: dict | None = None) -> dict:
+        """The whole cross-check of the run date, under the warehouse's run lock."""
+        from airflow.sdk.exceptions import AirflowSkipException
+
         from crosscheck import steps
         from crosscheck.settings import load_settings
 
         params = params or {}
         settings = load_settings()
+        as_of = _run_date(params)
         with steps.warehouse(settings.warehouse_url, deploy=False) as engine:
+            if not steps.cross_check_due(engine, as_of) and not params.get("retrain_linkage"):
+                # Asset events of one wave queue several runs; the first covered them all.
+                raise AirflowSkipException(f"nothing loaded since the cross-check of {as_of}")
             summary = steps.cross_check(
                 engine,
-                _run_date(params),
+                as_of,
                 settings.reports_dir,
                 retrain_linkage=bool(params.get("retrain_linkage")),
                 rules_file=settings.rules_file,
@@ -178,7 +209,7 @@ def crosscheck():
             "exports": len(summary.exports),
         }
 
-    cross_check()
+    wait_for_wave() >> cross_check()
 
 
 crosscheck()

@@ -9,6 +9,8 @@ pass columns already named and typed for the target table.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -27,6 +29,7 @@ __all__ = [
     "connect",
     "ensure_schema",
     "read_frame",
+    "run_lock",
     "upsert_rows",
 ]
 
@@ -295,3 +298,38 @@ def upsert_rows(
             f"{counts.updated} changed"
         )
     return counts
+
+
+_RUN_LOCK_KEY = 0x63726F73  # "cros": the advisory lock between ingest and the cross-check
+
+
+@contextmanager
+def run_lock(engine: Engine, *, exclusive: bool) -> Iterator[None]:
+    """Ingest holds this lock shared, the cross-check exclusive: the cross-check never runs
+    while a file of the same warehouse is being loaded, and loads wait for it to finish.
+
+    PostgreSQL: a session advisory lock on a connection of its own (released if the process
+    dies). SQLite: ``flock`` on ``<database>.lock`` beside the file (released likewise).
+    """
+    if engine.dialect.name == "postgresql":
+        how = "pg_advisory_lock" if exclusive else "pg_advisory_lock_shared"
+        with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+            conn.execute(text(f"SELECT {how}(:key)"), {"key": _RUN_LOCK_KEY})
+            try:
+                yield
+            finally:
+                release = "pg_advisory_unlock" if exclusive else "pg_advisory_unlock_shared"
+                conn.execute(text(f"SELECT {release}(:key)"), {"key": _RUN_LOCK_KEY})
+        return
+    database = engine.url.database
+    if engine.dialect.name != "sqlite" or database in (None, "", ":memory:"):
+        yield  # one process holds an in-memory database: nothing to serialise
+        return
+    import fcntl
+
+    with open(f"{database}.lock", "a+b") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
