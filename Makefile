@@ -10,7 +10,7 @@ AS_OF ?= 2026-11-30
 WAREHOUSE ?= sqlite:///var/warehouse.db
 
 .DEFAULT_GOAL := help
-.PHONY: help run test lint format bench bench-match bench-scale report-screenshot docs lock clean
+.PHONY: help run test lint format bench bench-match bench-scale report-screenshot docs lock clean airflow-up airflow-down
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN{FS=":.*## "}{printf "  make %-10s %s\n",$$1,$$2}'
@@ -46,6 +46,12 @@ bench-match: $(STAMP) ## linkage benchmark: demo city + FEBRL4 vs Splink; var/be
 
 bench-scale: $(STAMP) ## linkage at scale: 1M records vs 1.2M persons (~5 min); var/bench/match_scale.{json,md}
 	$(BIN)/python -m benchmarks.match_scale --out var/bench
+
+airflow-up: $(STAMP) ## local CeleryExecutor deployment (Redis, PostgreSQL, 2 workers, UI on 127.0.0.1:8080)
+	ops/airflow-local.sh up
+
+airflow-down: ## stop every component of the local Airflow deployment, by PID
+	ops/airflow-local.sh down
 
 report-screenshot: ## render a department feedback page with headless Chromium to var/reports/feedback.png
 	command -v chromium >/dev/null || { apt-get update -qq && \

@@ -34,7 +34,12 @@ from airflow.sdk import (
 from connectors.spec import SourceSpec, load_specs
 
 START = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
-DEFAULT_ARGS = {"retries": 2, "retry_delay": dt.timedelta(minutes=5)}
+DEFAULT_ARGS = {
+    "retries": 2,
+    "retry_delay": dt.timedelta(seconds=30),
+    "retry_exponential_backoff": True,
+    "max_retry_delay": dt.timedelta(minutes=5),
+}
 AS_OF_PARAM = Param("", type="string", description="run date YYYY-MM-DD (default: the run's date)")
 
 

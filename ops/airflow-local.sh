@@ -4,6 +4,7 @@
 # only) and two Celery workers, each its own process, stopped by PID.
 #
 #   ops/airflow-local.sh up      # start (idempotent); prints the UI address
+#   ops/airflow-local.sh unpause # unpause every DAG of the project at once
 #   ops/airflow-local.sh down    # stop every component, by PID
 #   ops/airflow-local.sh env     # print the environment the components share (for a shell)
 #
@@ -36,6 +37,7 @@ export AIRFLOW_HOME='$AIRFLOW_HOME'
 export PYTHONPATH='$ROOT'   # this checkout's packages, whatever else is installed
 export AIRFLOW__CORE__DAGS_FOLDER='$ROOT/dags'
 export AIRFLOW__CORE__LOAD_EXAMPLES=False
+export AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION=True   # start them with: unpause
 export AIRFLOW__CORE__EXECUTOR=CeleryExecutor
 export AIRFLOW__CORE__PARALLELISM=8
 export AIRFLOW__CORE__EXECUTION_API_SERVER_URL='http://127.0.0.1:$API_PORT/execution/'
@@ -53,6 +55,9 @@ export AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_ALL_ADMINS=True   # local only: no log
 export AIRFLOW__SCHEDULER__DAG_DIR_LIST_INTERVAL=10
 export AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL=10
 export AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT=0
+# A loaded 2-core machine answers slowly: give the execution API time before retrying.
+export AIRFLOW__WORKERS__EXECUTION_API_TIMEOUT=30
+export AIRFLOW__WORKERS__EXECUTION_API_RETRIES=10
 export CROSSCHECK_WAREHOUSE_URL='${CROSSCHECK_WAREHOUSE_URL:-$PG/$WAREHOUSE_DB}'
 export CROSSCHECK_LANDING_DIR='${CROSSCHECK_LANDING_DIR:-$ROOT/var/landing}'
 export CROSSCHECK_REPORTS_DIR='${CROSSCHECK_REPORTS_DIR:-$ROOT/var/reports}'
@@ -120,9 +125,23 @@ down() {
   done
 }
 
+unpause() {  # every DAG of the project, at once
+  # shellcheck disable=SC1091
+  source "$AIRFLOW_HOME/env.sh"
+  "$BIN/python" - <<'PY'
+from airflow.models.dagbag import DagBag  # noqa: F401  (initialises settings)
+from airflow.models.dag import DagModel
+from airflow.utils.session import create_session
+with create_session() as session:
+    n = session.query(DagModel).filter(DagModel.is_paused.is_(True)).update({"is_paused": False})
+print(f"unpaused {n} DAGs")
+PY
+}
+
 case "${1:-}" in
   up) up ;;
+  unpause) unpause ;;
   down) down ;;
   env) write_env; cat "$AIRFLOW_HOME/env.sh" | grep -v -e JWT_SECRET -e SECRET_KEY -e PII_KEY ;;
-  *) echo "usage: $0 up|down|env" >&2; exit 2 ;;
+  *) echo "usage: $0 up|unpause|down|env" >&2; exit 2 ;;
 esac
