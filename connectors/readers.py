@@ -25,6 +25,7 @@ import shutil
 import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from itertools import chain
 from pathlib import Path
 from typing import BinaryIO
 from urllib.parse import quote
@@ -195,25 +196,29 @@ class _CsvRecords:
     def push_back(self, lines: list) -> None:
         self._back.extend(reversed(lines))
 
-    def _next_line(self) -> str | _TooLong | None:
-        if self._back:
-            return self._back.pop()
-        line = self._text.readline(self.cap + 1)
-        if not line:
-            return None
-        if len(line) > self.cap and not line.endswith(("\n", "\r")):
-            while (more := self._text.readline(self.cap + 1)) and not more.endswith(("\n", "\r")):
-                pass  # drop the rest of the line, a bounded piece at a time
-            return _TOO_LONG
-        return line
+    def _drain(self) -> None:
+        """Drop the rest of a line that is too long, a bounded piece at a time."""
+        while (more := self._text.readline(self.cap + 1)) and more[-1] not in "\r\n":
+            pass
 
     def _feed(self) -> Iterator[str]:
-        while (line := self._next_line()) is not None:
-            self._lines.append(line)
+        readline, back = self._text.readline, self._back
+        while True:
+            if back:
+                line = back.pop()
+            else:
+                line = readline(self.cap + 1)
+                if not line:
+                    return
+                if len(line) > self.cap and line[-1] not in "\r\n":
+                    self._drain()
+                    line = _TOO_LONG
+            lines = self._lines
+            lines.append(line)
             if line is _TOO_LONG:
                 raise _Overlong
             self._chars += len(line)
-            if self._chars > self.cap and len(self._lines) > 1:
+            if self._chars > self.cap and len(lines) > 1:
                 raise _Overlong
             yield line
 
@@ -226,7 +231,10 @@ class _CsvRecords:
             try:
                 fields = next(reader)
             except StopIteration:
-                return
+                if not self._back:
+                    return
+                reader = csv.reader(self._feed())  # lines pushed back after the end
+                continue
             except (_Overlong, csv.Error) as exc:
                 reader = csv.reader(self._feed())
                 lines = self._lines
@@ -300,6 +308,18 @@ def _row_problem(
     return None
 
 
+def _chunk(rows: list[list[str]], header: list[str]) -> pd.DataFrame:
+    """Rows of strings as a frame typed as pyarrow's CSV reader types them."""
+    import numpy as np
+    import pyarrow as pa
+
+    width = len(header)
+    flat = pa.array(list(chain.from_iterable(rows)), type=pa.string())
+    starts = np.arange(len(rows), dtype=np.int64) * width
+    arrays = [flat.take(pa.array(starts + j)) for j in range(width)]
+    return pa.Table.from_arrays(arrays, names=header).to_pandas()
+
+
 def _csv_text(fh: BinaryIO, encoding: str, errors: str = "strict") -> io.TextIOWrapper:
     fh.seek(0)
     return io.TextIOWrapper(fh, encoding=encoding, errors=errors, newline="")
@@ -361,11 +381,12 @@ def _parse_csv(text: io.TextIOWrapper, enc: str, limits: Limits) -> RawTable:
     buffer: list[list[str]] = []
     good: list[int] = []
     row = 0
-    last_lines: list[str] = []
+    last: tuple[int, list[str]] | None = None  # the latest row split into fields
+    max_field = limits.max_field_chars
     while True:
         for item in records.records():
             if len(buffer) >= _CHUNK_ROWS:
-                chunks.append(pd.DataFrame(buffer, columns=header))
+                chunks.append(_chunk(buffer, header))
                 buffer = []
             row += 1
             if row > limits.max_rows:
@@ -378,29 +399,34 @@ def _parse_csv(text: io.TextIOWrapper, enc: str, limits: Limits) -> RawTable:
                 records.push_back(lines[1:])
                 table._break(row, "ROW_QUOTE_UNCLOSED", "引号未闭合，该行之后的行已单独读取")
                 continue
+            last = (row, lines)
+            if len(lines) == 1 and len(fields) == width:  # the usual row: quick checks
+                line = lines[0]
+                if len(line) <= max_field and "\x00" not in line:
+                    buffer.append(fields)
+                    good.append(row)
+                    continue
             found = _row_problem(fields, lines, width, limits)
             if found:
                 table._break(row, *found)
                 continue
             buffer.append(fields)
             good.append(row)
-            last_lines = lines
-        # The file ended: a last row ending inside a quote took the end of the file.
-        if good and good[-1] == row and _ends_in_open_quote("".join(last_lines)):
-            buffer.pop()
-            good.pop()
+        # The file has ended: a last row that ends inside a quote took the end of the file.
+        if last is not None and last[0] == row and _ends_in_open_quote("".join(last[1])):
+            if good and good[-1] == row:
+                buffer.pop()
+                good.pop()
             table._break(row, "ROW_QUOTE_UNCLOSED", "引号未闭合，直到文件结尾")
-            if len(last_lines) > 1:
-                records.push_back(last_lines[1:])
-                last_lines = []
+            if len(last[1]) > 1:
+                records.push_back(last[1][1:])
+                last = None
                 continue
         break
 
     if buffer or not chunks:
-        chunks.append(pd.DataFrame(buffer, columns=header))
+        chunks.append(_chunk(buffer, header))
     frame = pd.concat(chunks, ignore_index=True) if len(chunks) > 1 else chunks[0]
-    if not len(frame):  # typed like the rows would be
-        frame = pd.DataFrame({h: pd.Series([], dtype="str") for h in header})
     frame.index = pd.Index(good, name="row_number")
     if table.broken_rows:
         placeholders = pd.DataFrame(
