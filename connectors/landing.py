@@ -152,11 +152,20 @@ def _timestamp(now: datetime | float) -> float:
     return now.timestamp() if isinstance(now, datetime) else float(now)
 
 
-def _refusal(exc: OSError, name: str) -> LandingRefused:
-    if exc.errno in (errno.ELOOP, errno.EMLINK):  # O_NOFOLLOW met a link (EMLINK on BSD)
-        return LandingRefused("LANDING_LINK", name, "读取时已被替换为链接")
-    if exc.errno == errno.ENOTDIR:
-        return LandingRefused("LANDING_NOT_FILE", name, "上级目录不是普通目录")
+def _refusal(
+    exc: OSError, name: str, path: str | Path | None = None, dir_fd: int | None = None
+) -> LandingRefused:
+    """Why an open failed, in landing terms (``path``, relative to ``dir_fd``, is looked at
+    without following it when the error may come from a link)."""
+    if exc.errno in (errno.ELOOP, errno.EMLINK, errno.ENOTDIR) and path is not None:
+        # O_NOFOLLOW met a link: ELOOP (EMLINK on BSD), ENOTDIR with O_DIRECTORY.
+        try:
+            is_link = stat.S_ISLNK(os.stat(path, dir_fd=dir_fd, follow_symlinks=False).st_mode)
+        except OSError:
+            is_link = exc.errno != errno.ENOTDIR
+        if is_link:
+            return LandingRefused("LANDING_LINK", name, "读取时已被替换为链接")
+        return LandingRefused("LANDING_NOT_FILE", name, "不是目录")
     return LandingRefused("LANDING_UNREADABLE", name, os.strerror(exc.errno or 0))
 
 
@@ -165,7 +174,7 @@ def _open_in(dir_fd: int, name: str) -> int:
     try:
         fd = os.open(name, _FILE_FLAGS, dir_fd=dir_fd)
     except OSError as exc:
-        raise _refusal(exc, name) from None
+        raise _refusal(exc, name, name, dir_fd) from None
     st = os.fstat(fd)
     if not stat.S_ISREG(st.st_mode):
         os.close(fd)
@@ -196,7 +205,7 @@ def open_landed(path: Path, expect: LandedFile | None = None) -> Iterator[Binary
     try:
         dir_fd = os.open(path.parent, _DIR_FLAGS)
     except OSError as exc:
-        raise _refusal(exc, path.parent.name + "/") from None
+        raise _refusal(exc, path.parent.name + "/", path.parent) from None
     try:
         fd = _open_in(dir_fd, path.name)
     finally:
@@ -278,7 +287,7 @@ def _open_source_folder(root: Path, source_id: str) -> tuple[int | None, Skipped
     try:
         fd = os.open(folder, _DIR_FLAGS)
     except OSError as exc:
-        return None, _refusal(exc, "").skipped(source_id)
+        return None, _refusal(exc, "", folder).skipped(source_id)
     if not _same_inode(os.fstat(fd), st):  # swapped between lstat and open
         os.close(fd)
         return skip("LANDING_UNSTABLE", "来源目录在扫描时被替换")
