@@ -198,8 +198,10 @@ def open_landed(path: Path, expect: LandedFile | None = None) -> Iterator[Binary
     """Open a landed file for reading without following any link (file or its folder).
 
     Raises :class:`LandingRefused` if the path is (or became) a link, is not a plain file
-    or cannot be read; with ``expect``, also if the file is no longer the one hashed and
-    claimed, or changed while it was being read.
+    or cannot be read, or if its size or modification time changed while it was read
+    (checked when the block ends); with ``expect``, also if it is no longer the file that
+    was hashed and claimed (device, inode, size, modification time). Linux/POSIX only
+    (``dir_fd``).
     """
     path = Path(path)
     try:
