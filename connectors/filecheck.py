@@ -11,6 +11,7 @@ from pathlib import Path
 
 from rapidfuzz import fuzz
 
+from connectors.landing import LandedFile, open_landed
 from connectors.spec import ColumnSpec, SourceSpec, load_specs
 
 __all__ = [
@@ -32,9 +33,13 @@ _FORMAT_NAMES = {
 }
 
 
-def sniff_format(path: Path) -> str:
-    """What the bytes are, whatever the file name says."""
-    with path.open("rb") as fh:
+def sniff_format(path: Path, expect: LandedFile | None = None) -> str:
+    """What the bytes are, whatever the file name says.
+
+    The file is opened as readers open it, never through a link
+    (:class:`connectors.landing.LandingRefused` otherwise).
+    """
+    with open_landed(path, expect) as fh:
         head = fh.read(4096)
     if not head:
         return "empty"

@@ -62,9 +62,27 @@ _CATALOGUE = [
     ),
     Reason(
         "ROW_MALFORMED",
-        "该行格式错误，无法拆分为字段",
-        "row cannot be parsed",
-        "请检查该行的分隔符或引号",
+        "该行格式错误：字段个数与表头不符，或无法拆分为字段",
+        "row cannot be split into the header's fields (wrong field count, bad JSON)",
+        "请检查该行的分隔符（逗号）或引号，每行的字段数应与表头一致",
+    ),
+    Reason(
+        "ROW_QUOTE_UNCLOSED",
+        "该行引号未闭合（其后的行已单独读取）",
+        "a quote opened in this row is never closed (the rows after it were read on their own)",
+        "字段中的英文双引号要成对出现；值里的双引号请写成两个双引号",
+    ),
+    Reason(
+        "ROW_NUL_BYTES",
+        "该行含有空字符（NUL，0x00）",
+        "row holds NUL bytes",
+        "请检查导出程序，去除不可见的控制字符后重新导出",
+    ),
+    Reason(
+        "ROW_FIELD_TOO_LONG",
+        "该行有字段超过长度上限",
+        "a field of this row is longer than the limit (Limits.max_field_chars)",
+        "请检查是否有大段文字或多行内容粘贴进了一个单元格，或导出时列发生错位",
     ),
     # accepted with a warning (loaded; linked by name and place instead of the ID)
     Reason(
@@ -135,7 +153,74 @@ _CATALOGUE = [
         "identical to a file already processed",
         "无需重复上传",
     ),
+    Reason(
+        "FILE_TOO_LARGE",
+        "文件超过大小上限",
+        "file larger than the limit (Limits.max_file_bytes)",
+        "请按月份或地区拆分后分别上传",
+    ),
+    Reason(
+        "FILE_TOO_MANY_ROWS",
+        "文件数据行数超过上限",
+        "more data rows than the limit (Limits.max_rows)",
+        "请按月份或地区拆分后分别上传",
+    ),
+    Reason(
+        "FILE_TOO_MANY_COLUMNS",
+        "文件列数超过上限",
+        "more columns than the limit (Limits.max_columns)",
+        "请只导出约定的列",
+    ),
+    Reason(
+        "FILE_ZIP_BOMB",
+        "Excel 文件解压后过大或压缩比异常（疑似压缩炸弹），未打开",
+        "an XLSX part inflates past the size or ratio limits (decompression bomb); never opened",
+        "请用 Excel 另存为标准 .xlsx 后重新上传；文件确实很大时请拆分",
+    ),
     Reason("ROW_DUPLICATE", "与已入库记录完全相同", "identical to a row already loaded", ""),
+    # landing zone: the entry is not claimed, left as it is, and looked at again next run
+    Reason(
+        "LANDING_LINK",
+        "链接文件（符号链接或硬链接），不读取",
+        "a symbolic or hard link (file or source folder), never read",
+        "请上传文件本身，不要放置快捷方式或链接",
+    ),
+    Reason(
+        "LANDING_OUTSIDE",
+        "路径指向落地区以外，不读取",
+        "the path resolves outside the landing zone, never read",
+        "请把文件直接放入本来源的目录",
+    ),
+    Reason(
+        "LANDING_NOT_FILE",
+        "不是普通文件（子目录、管道或设备文件），不处理",
+        "not a plain file (folder, pipe, device), not processed",
+        "请把文件直接放入本来源的目录，不要建子目录",
+    ),
+    Reason(
+        "LANDING_TEMPORARY",
+        "临时文件、未完成的上传、锁定文件或隐藏文件，不处理",
+        "temporary, partial upload (.part, .tmp, .crdownload...), lock (~$) or hidden file",
+        "请等上传完成后再处理；上传完成后文件名不应带 .part、.tmp 等后缀",
+    ),
+    Reason(
+        "LANDING_FUTURE_MTIME",
+        "文件修改时间晚于当前时间，可能仍在写入，暂不处理",
+        "modification time after the scan's time (still being written?), not claimed yet",
+        "请确认上传已完成、上传服务器时钟正确；下次运行会再次检查",
+    ),
+    Reason(
+        "LANDING_UNSTABLE",
+        "文件仍在写入或在读取时被替换，暂不处理",
+        "size or modification time changing (still being written, or replaced), not claimed",
+        "请等上传完成；下次运行会再次检查",
+    ),
+    Reason(
+        "LANDING_UNREADABLE",
+        "文件或目录无法读取（权限或系统错误）",
+        "file or folder cannot be read (permissions, I/O error)",
+        "请检查文件权限，使处理程序可以读取",
+    ),
 ]
 REASONS: dict[str, Reason] = {r.code: r for r in _CATALOGUE}
 
