@@ -212,6 +212,8 @@ def _print_summary(summary) -> None:
                 f"  stale     {load.source_id}/{load.file_name}: {load.rows_stale} rows older "
                 "than the stored ones (the newer kept)"
             )
+    for entry in summary.skipped:
+        print(f"  skipped   {entry.source_id}/{entry.name}: {entry.reason_code} {entry.reason_en}")
     for failure in summary.failures:
         print(f"  FAILED    {failure}")
 
@@ -243,6 +245,9 @@ def _cmd_run(args) -> int:
             progress,
             retrain_linkage=args.retrain_linkage,
             rules_file=settings.rules_file,
+            now=dt.datetime.now(dt.UTC),  # the wall clock: which files are complete
+            settle_seconds=settings.settle_seconds,
+            limits=settings.limits,
         )
     except WarehouseError as exc:
         raise SettingsError(str(exc)) from None

@@ -23,8 +23,17 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import SecretStr, ValidationError, field_validator
+from pydantic import (
+    NonNegativeFloat,
+    PositiveFloat,
+    PositiveInt,
+    SecretStr,
+    ValidationError,
+    field_validator,
+)
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from connectors.limits import DEFAULT_LIMITS, Limits
 
 __all__ = [
     "DEFAULT_TIMEZONE",
@@ -71,6 +80,15 @@ class Environment(BaseSettings):
     pii_key: SecretStr | None = None
     rules: Path | None = None
     timezone: str = DEFAULT_TIMEZONE
+    # What one landed file may cost at most (connectors.limits); positive numbers only.
+    max_file_bytes: PositiveInt = DEFAULT_LIMITS.max_file_bytes
+    max_rows: PositiveInt = DEFAULT_LIMITS.max_rows
+    max_field_chars: PositiveInt = DEFAULT_LIMITS.max_field_chars
+    max_columns: PositiveInt = DEFAULT_LIMITS.max_columns
+    xlsx_max_part_bytes: PositiveInt = DEFAULT_LIMITS.max_part_bytes
+    xlsx_max_ratio: PositiveFloat = DEFAULT_LIMITS.max_part_ratio
+    # A file is claimed once its size and mtime held this long (a copy still running).
+    landing_settle_seconds: NonNegativeFloat = 2.0
 
     @field_validator("warehouse_url", mode="before")
     @classmethod
@@ -123,6 +141,8 @@ class Settings:
     demo: bool
     rules_file: Path | None = None  # None: the shipped default rule set
     timezone: str = DEFAULT_TIMEZONE
+    limits: Limits = DEFAULT_LIMITS
+    settle_seconds: float = 2.0
 
 
 def _check_variables() -> None:
@@ -193,6 +213,15 @@ def load_settings(
         demo=demo,
         rules_file=env.rules,
         timezone=env.timezone,
+        limits=Limits(
+            max_file_bytes=env.max_file_bytes,
+            max_rows=env.max_rows,
+            max_field_chars=env.max_field_chars,
+            max_columns=env.max_columns,
+            max_part_bytes=env.xlsx_max_part_bytes,
+            max_part_ratio=env.xlsx_max_ratio,
+        ),
+        settle_seconds=env.landing_settle_seconds,
     )
 
 

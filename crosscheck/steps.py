@@ -32,7 +32,8 @@ from sqlalchemy import Engine, delete, func, insert, inspect, select
 
 from connectors.canonical import to_canonical
 from connectors.filecheck import schema_problem, sniff_format, wrong_format_message
-from connectors.landing import LandedFile, landed_files
+from connectors.landing import LandedFile, LandingRefused, Skipped, landed_files, scan_source
+from connectors.limits import DEFAULT_LIMITS, Limits
 from connectors.readers import FileRejected, read_file
 from connectors.spec import SourceSpec, load_specs
 from privacy import redact_ids
@@ -95,6 +96,7 @@ class RunSummary:
     warnings: list[str] = field(default_factory=list)
     overdue: list[str] = field(default_factory=list)  # "source_id: freshness (due ...)"
     cases: dict[str, int] = field(default_factory=dict)  # by status, overdue, eligible...
+    skipped: list[Skipped] = field(default_factory=list)  # landed entries not claimed, why
 
     @property
     def ok(self) -> bool:
@@ -190,8 +192,25 @@ def warehouse(url: str, *, deploy: bool | None = None) -> Iterator[Engine]:
 # --------------------------------------------------------------------------- ingest
 
 
-def new_files(engine: Engine, spec: SourceSpec, landing: Path) -> list[LandedFile]:
-    """The source's landed files not loaded yet (by content and name)."""
+def new_files(
+    engine: Engine,
+    spec: SourceSpec,
+    landing: Path,
+    *,
+    now: dt.datetime | None = None,
+    settle_seconds: float = 0.0,
+    skipped: list[Skipped] | None = None,
+) -> list[LandedFile]:
+    """The source's complete, safe landed files not loaded yet (by content and name).
+
+    ``now`` is the wall-clock time of the scan (operational, not logic): files modified
+    after it, or still changing within ``settle_seconds``, are not claimed yet. Entries
+    refused (links, files outside the zone, unreadable, partial uploads) are appended to
+    ``skipped`` with their reason.
+    """
+    files, refused = scan_source(landing, spec, now, settle_seconds=settle_seconds)
+    if skipped is not None:
+        skipped += refused
     with engine.connect() as conn:
         done = set(
             conn.execute(
@@ -200,7 +219,7 @@ def new_files(engine: Engine, spec: SourceSpec, landing: Path) -> list[LandedFil
                 )
             ).all()
         )
-    return [f for f in landed_files(landing, spec) if (f.sha256, f.name) not in done]
+    return [f for f in files if (f.sha256, f.name) not in done]
 
 
 def ingest_through(
@@ -210,6 +229,7 @@ def ingest_through(
     file_name: str,
     pii_key: bytes,
     as_of: dt.date,
+    limits: Limits = DEFAULT_LIMITS,
 ) -> list[LoadResult]:
     """Load the source's new files up to ``file_name`` (inclusive), in file-name order.
 
@@ -220,18 +240,25 @@ def ingest_through(
     """
     with run_lock(engine, exclusive=False):  # never while a cross-check runs
         return [
-            ingest_file(engine, spec, landed, pii_key, as_of)
+            ingest_file(engine, spec, landed, pii_key, as_of, limits)
             for landed in new_files(engine, spec, landing)
             if landed.name <= file_name
         ]
 
 
 def ingest_file(
-    engine: Engine, spec: SourceSpec, landed: LandedFile, pii_key: bytes, as_of: dt.date
+    engine: Engine,
+    spec: SourceSpec,
+    landed: LandedFile,
+    pii_key: bytes,
+    as_of: dt.date,
+    limits: Limits = DEFAULT_LIMITS,
 ) -> LoadResult:
     """Process one landed file exactly once; returns what happened to its rows.
 
     ``as_of`` is the run date: an ID whose birth date lies after it is not a valid ID.
+    ``limits`` bound what the file may cost (size, rows, columns, field length, zip parts).
+    Raises ``LandingRefused`` when the path is no longer the file that was listed.
     """
     started = dt.datetime.now(dt.UTC).replace(tzinfo=None)  # audit metadata, not logic
     result = LoadResult(spec.source_id, landed.name, "loaded")
@@ -247,7 +274,7 @@ def ingest_file(
         return record_audit(engine, landed, started, result)
 
     # Read: the format the department wrote, in its encoding.
-    wrong_format = wrong_format_message(spec.format, sniff_format(landed.path))
+    wrong_format = wrong_format_message(spec.format, sniff_format(landed.path, landed))
     if wrong_format:
         result.status, result.reason_code = "rejected", "FILE_WRONG_FORMAT"
         result.message = wrong_format
@@ -259,6 +286,8 @@ def ingest_file(
             encoding=spec.encoding,
             sql_table=spec.sql_table,
             sql_url=spec.sql_url,
+            limits=limits,
+            landed=landed,
         )
     except FileRejected as exc:
         result.status, result.reason_code, result.message = "rejected", exc.code, exc.message
@@ -284,10 +313,10 @@ def ingest_file(
     # Check every row; failing rows go to quarantine with their reasons.
     failures = validate_rows(spec, batch)
     if table.broken_rows:
-        # A row that could not be split into fields has one reason only: its format.
+        # A row that could not be split into fields has one reason only: how it is broken.
         broken = pd.Index(sorted(table.broken_rows))
         failures = [RowFailure(f.reason_code, f.field, f.rows.difference(broken)) for f in failures]
-        failures.append(RowFailure("ROW_MALFORMED", None, broken))
+        failures += [RowFailure(c, None, rows) for c, rows in table.broken_by_code().items()]
     quarantined = quarantine_frame(spec, batch, failures)
 
     # Identify the rest (normalised ID, pseudonymous key) and load them in one transaction.
@@ -305,26 +334,46 @@ def ingest_source(
     pii_key: bytes,
     as_of: dt.date,
     progress: Progress | None = None,
+    *,
+    now: dt.datetime | None = None,
+    settle_seconds: float = 0.0,
+    limits: Limits = DEFAULT_LIMITS,
+    skipped: list[Skipped] | None = None,
 ) -> tuple[list[LoadResult], list[str]]:
-    """Ingest every file of one source; a failing file never stops the others."""
+    """Ingest every file of one source; a failing file never stops the others.
+
+    Entries of the landing zone that are not claimed (see ``new_files``) go to ``skipped``.
+    """
     results, failures = [], []
-    for landed in landed_files(landing, spec):
+    files, refused = scan_source(landing, spec, now, settle_seconds=settle_seconds)
+    for landed in files:
         if progress:
             progress(spec.source_id, f"ingest {landed.name}")
-        outcome = _ingest_guarded(engine, spec, landed, pii_key, as_of)
+        outcome = _ingest_guarded(engine, spec, landed, pii_key, as_of, limits)
         if isinstance(outcome, str):
             failures.append(outcome)
+        elif isinstance(outcome, Skipped):
+            refused.append(outcome)
         else:
             results.append(outcome)
+    if skipped is not None:
+        skipped += refused
     return results, failures
 
 
 def _ingest_guarded(
-    engine: Engine, spec: SourceSpec, landed: LandedFile, pii_key: bytes, as_of: dt.date
-) -> LoadResult | str:
+    engine: Engine,
+    spec: SourceSpec,
+    landed: LandedFile,
+    pii_key: bytes,
+    as_of: dt.date,
+    limits: Limits,
+) -> LoadResult | Skipped | str:
     try:
         with run_lock(engine, exclusive=False):  # never while a cross-check runs
-            return ingest_file(engine, spec, landed, pii_key, as_of)
+            return ingest_file(engine, spec, landed, pii_key, as_of, limits)
+    except LandingRefused as exc:  # swapped or changed since listed: not claimed, next run
+        return exc.skipped(spec.source_id)
     except InvariantViolation as exc:
         log.error("reconciliation invariant violated: %s", exc)
         return f"{spec.source_id}/{landed.name}: {exc}"
@@ -530,17 +579,37 @@ def run(
     progress: Progress | None = None,
     retrain_linkage: bool = False,
     rules_file: Path | None = None,
+    *,
+    now: dt.datetime | None = None,
+    settle_seconds: float = 0.0,
+    limits: Limits = DEFAULT_LIMITS,
 ) -> RunSummary:
-    """Ingest every new file of every source, then cross-check as of the date."""
+    """Ingest every new file of every source, then cross-check as of the date.
+
+    ``now`` (the wall clock, read by the caller) and ``settle_seconds`` decide which files
+    are complete enough to claim; ``limits`` bound each file.
+    """
     with warehouse(warehouse_url) as engine:
-        loads, failures = [], []
+        loads, failures, skipped = [], [], []
         for spec in load_specs().values():
-            res, fails = ingest_source(engine, spec, landing, pii_key, as_of, progress)
+            res, fails = ingest_source(
+                engine,
+                spec,
+                landing,
+                pii_key,
+                as_of,
+                progress,
+                now=now,
+                settle_seconds=settle_seconds,
+                limits=limits,
+                skipped=skipped,
+            )
             loads += res
             failures += fails
         summary = cross_check(
             engine, as_of, reports_dir, progress, retrain_linkage, rules_file=rules_file
         )
         summary.loads = loads
+        summary.skipped = skipped
         summary.failures = failures + summary.failures
         return summary

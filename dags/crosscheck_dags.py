@@ -82,7 +82,14 @@ def make_ingest_dag(spec: SourceSpec):
 
             settings = load_settings()
             with steps.warehouse(settings.warehouse_url, deploy=False) as engine:
-                return [str(f.path) for f in steps.new_files(engine, spec, settings.landing_dir)]
+                files = steps.new_files(
+                    engine,
+                    spec,
+                    settings.landing_dir,
+                    now=dt.datetime.now(dt.UTC),  # the wall clock: which files are complete
+                    settle_seconds=settings.settle_seconds,
+                )
+            return [str(f.path) for f in files]
 
         # One writer per staging table at a time; each mapped instance is named by its file
         # and the file's outcome (the UI shows "名单_202611.csv: rejected FILE_...").
@@ -103,6 +110,7 @@ def make_ingest_dag(spec: SourceSpec):
                     Path(path).name,
                     settings.pii_key,
                     _run_date(params or {}),
+                    settings.limits,
                 )
             mine = [r for r in results if r.file_name == Path(path).name]
             if mine:
