@@ -128,9 +128,13 @@ def deploy_warehouse(engine: Engine) -> None:
     ensure_views(engine)  # and so do the int_ views over them
 
 
+def _has_schema(engine: Engine) -> bool:
+    return inspect(engine).has_table(LoadAudit.__tablename__)
+
+
 def undeployed(engine: Engine) -> list[str]:
     """What this code needs that the warehouse lacks (empty: deployed and up to date)."""
-    if not inspect(engine).has_table(LoadAudit.__tablename__):
+    if not _has_schema(engine):
         return ["no schema"]
     if not migrate.is_up_to_date(engine):
         current = migrate.current_revision(engine) or "none"
@@ -161,18 +165,23 @@ def open_warehouse(url: str, *, deploy: bool | None = None) -> Engine:
     """
     engine = connect(url)
     try:
-        if deploy is None:
-            fresh = not inspect(engine).has_table(LoadAudit.__tablename__)
-            deploy = engine.dialect.name == "sqlite" or fresh
-        if deploy:
-            deploy_warehouse(engine)
-        else:
-            problems = undeployed(engine)
-            if problems:
+        if deploy is False:  # an Airflow task: check, never change
+            if problems := undeployed(engine):
                 raise WarehouseError(
                     f"warehouse not deployed for this code ({'; '.join(problems[:5])}): "
                     "run `crosscheck db upgrade --warehouse URL`"
                 )
+        elif deploy or engine.dialect.name == "sqlite" or not _has_schema(engine):
+            deploy_warehouse(engine)
+        else:  # the CLI on an existing PostgreSQL warehouse: its owner migrates it
+            if not migrate.is_up_to_date(engine):
+                current = migrate.current_revision(engine) or "none"
+                raise WarehouseError(
+                    f"warehouse schema is at revision {current}, this code expects "
+                    f"{migrate.head_revision()}: run `crosscheck db upgrade --warehouse URL`"
+                )
+            ensure_schema(engine)  # a spec that gained a field is not a migration
+            ensure_views(engine)
     except Exception:
         engine.dispose()
         raise
