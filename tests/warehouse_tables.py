@@ -1,7 +1,8 @@
 """Every table of a warehouse as comparable rows: the yardstick for "the same warehouse".
 
-Wall-clock audit columns (when a file was loaded, a model trained, a run finished) are the
-only columns left out: everything the pipeline derives must be equal row for row.
+Wall-clock audit columns (when a file was loaded, a model trained, a run finished) and
+write-order row ids are the only columns left out: everything the pipeline derives must be
+equal row for row.
 """
 
 from __future__ import annotations
@@ -9,25 +10,47 @@ from __future__ import annotations
 from sqlalchemy import column, create_engine, inspect, select, table
 
 CLOCK_COLUMNS = {"started_at", "finished_at", "trained_at", "decided_at", "last_loaded_at"}
+# Row numbers of the order rows were written in: a quarantined row is identified by its
+# file (load_id, compared as the file) and row_number instead.
+SURROGATE_COLUMNS = {"quarantine_id"}
 
 
 def warehouse_tables(url: str) -> dict[str, list[tuple]]:
-    """{table name: sorted rows as tuples of text}, clock columns left out."""
+    """{table name: sorted rows as tuples of text}, clock columns left out.
+
+    ``load_id`` is a surrogate key numbered in the order files were claimed, which parallel
+    loads (Airflow) do not fix: it is compared as the file it stands for.
+    """
     engine = create_engine(url)
     try:
         names = sorted(inspect(engine).get_table_names())
         out = {}
         with engine.connect() as conn:
+            files = {
+                str(load_id): f"{source}/{name}"
+                for load_id, source, name in conn.execute(
+                    select(column("load_id"), column("source_id"), column("file_name")).select_from(
+                        table("load_audit")
+                    )
+                )
+            }
             for name in names:
                 if name == "alembic_version":
                     continue
                 cols = [
                     c["name"]
                     for c in inspect(engine).get_columns(name)
-                    if c["name"] not in CLOCK_COLUMNS
+                    if c["name"] not in CLOCK_COLUMNS | SURROGATE_COLUMNS
                 ]
                 rows = conn.execute(select(*(column(c) for c in cols)).select_from(table(name)))
-                out[name] = sorted(tuple("" if v is None else str(v) for v in row) for row in rows)
+                at = cols.index("load_id") if "load_id" in cols else None
+                out[name] = sorted(
+                    tuple(
+                        files.get(str(v), str(v)) if i == at else ("" if v is None else str(v))
+                        for i, v in enumerate(row)
+                    )
+                    for row in rows
+                )
         return out
     finally:
         engine.dispose()

@@ -57,7 +57,9 @@ def link_source(
     cols = [stg.c.record_key, stg.c.person_key, stg.c.id_status, stg.c.name_norm]
     cols += [stg.c[c] for c in extra]
     with engine.connect() as conn:
-        records = read_frame(conn, select(*cols))
+        # In key order: the model trained on them must not depend on the order rows were
+        # loaded or the backend returns them (SQLite, PostgreSQL, a rerun after a crash).
+        records = read_frame(conn, select(*cols).order_by(stg.c.record_key))
     if records.empty:
         return pd.DataFrame(columns=LINK_COLUMNS), NO_REVIEW
     # The digits of IDs the exact stage cannot use, from the restricted table: untrusted
@@ -108,7 +110,9 @@ def register_persons(engine: Engine) -> pd.DataFrame:
                 DimPerson.status,
                 DimPerson.relation,
                 PiiIdentity.id_number,
-            ).join(PiiIdentity, PiiIdentity.person_key == DimPerson.person_key, isouter=True),
+            )
+            .join(PiiIdentity, PiiIdentity.person_key == DimPerson.person_key, isouter=True)
+            .order_by(DimPerson.person_key),  # in key order, whatever the backend returns
         )
 
 
