@@ -22,8 +22,6 @@ from connectors.spec import SourceSpec, load_specs
 from crosscheck.ingest import InvariantViolation, LoadResult, ingest_file
 from matching.linker import link_all
 from privacy import redact_ids
-from validation.data_docs import write_data_docs
-from validation.feedback import write_feedback_packs
 from validation.warehouse_checks import CheckResult, run_warehouse_checks
 from warehouse import migrate
 from warehouse.cases import build_cases, case_counts
@@ -35,6 +33,7 @@ from warehouse.history import record_history
 from warehouse.intermediate import ensure_views
 from warehouse.marts import build_monitoring_list, read_monitoring_list
 from warehouse.models import LoadAudit, RunLog, SourceHealth
+from warehouse.reports import write_data_docs, write_feedback_packs
 from warehouse.rules import RuleSet, load_rule_set, run_rules
 
 __all__ = ["RunSummary", "cross_check", "ingest_source", "open_warehouse", "run"]
