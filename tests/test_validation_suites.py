@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import json
 
@@ -204,3 +205,46 @@ def test_a_file_missing_columns_is_reported_by_the_file_level_expectation():
     assert failures == []
     (columns,) = [e for e in kept["expectations"] if e["check"] == "columns"]
     assert not columns["success"] and columns["missing_columns"] == ["monthly_amount"]
+
+
+def test_a_name_that_is_identity_and_required_gets_both_reasons():
+    spec = parse_spec(
+        {
+            "source_id": "test_suite_visits",
+            "department": "驻村工作队",
+            "title": "测试走访",
+            "grain": "household",
+            "links_by": "name_place",
+            "format": "csv",
+            "cadence": "monthly",
+            "columns": {
+                "name": {"header": "户主姓名", "type": "name", "required": True},
+                "village": {"header": "村", "type": "text", "required": True},
+            },
+        }
+    )
+    frame = pd.DataFrame([{"户主姓名": " ", "村": "新村"}, {"户主姓名": "李四", "村": ""}])
+    frame.index = pd.RangeIndex(1, 3)
+    failures, kept = validate_batch(spec, to_canonical(spec, RawTable(frame)))
+    assert [(f.reason_code, f.field, list(f.rows)) for f in failures] == [
+        ("IDENTITY_MISSING", None, [1]),
+        ("REQUIRED_MISSING", "name", [1]),
+        ("REQUIRED_MISSING", "village", [2]),
+    ]
+    (name,) = [e for e in kept["expectations"] if e["column"] == "name"]
+    assert name["reason_code"] == "IDENTITY_MISSING" and name["also"] == [
+        ["REQUIRED_MISSING", "name"]
+    ]
+
+
+def test_a_changed_spec_gets_a_new_suite():
+    fewer = dataclasses.replace(
+        SPEC, columns=tuple(c for c in SPEC.columns if c.field != "monthly_amount")
+    )
+    assert len(build_suite(fewer).expectations) == len(build_suite(SPEC).expectations) - 2
+    frame = pd.DataFrame([{k: v for k, v in GOOD.items() if k != "月保障金额"}], dtype=object)
+    frame.index = pd.RangeIndex(1, 2)
+    failures, kept = validate_batch(fewer, to_canonical(fewer, RawTable(frame)))
+    assert failures == [] and kept["success"]
+    assert kept["statistics"]["evaluated_expectations"] == len(build_suite(fewer).expectations)
+    assert validate_batch(SPEC, _batch({}))[0] == []

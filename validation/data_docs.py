@@ -17,7 +17,7 @@ import pandas as pd
 
 from connectors.spec import SourceSpec, load_specs
 from validation.reasons import REASONS
-from validation.suites import build_suite, suite_parameters
+from validation.suites import build_suite, reasons_of, suite_parameters
 
 __all__ = ["page_html", "write_page"]
 
@@ -71,8 +71,7 @@ def _range(exp, params: dict) -> str:
     return ", ".join(shown)
 
 
-def _header(spec: SourceSpec, exp) -> str:
-    meta = exp.meta or {}
+def _header(spec: SourceSpec, meta: dict) -> str:
     if meta.get("field"):
         return spec.column(meta["field"]).header
     check = meta.get("check")
@@ -82,22 +81,24 @@ def _header(spec: SourceSpec, exp) -> str:
 
 
 def _rules(spec: SourceSpec) -> list[dict]:
+    """One line per reason an expectation stands for (one line if it only monitors)."""
     params = suite_parameters(spec)
     rules = []
     for exp in build_suite(spec).expectations:
-        meta = exp.meta or {}
-        header = _header(spec, exp)
-        code = meta.get("reason_code") or ""
-        rules.append(
-            {
-                "header": header,
-                "rule": exp.expectation_type,
-                "range": _range(exp, params),
-                "code": code,
-                "description": _describe(code, header) if code else _HOW.get(meta.get("check"), ""),
-                "effect": "拒收该行" if code else _EFFECT.get(meta.get("check"), "仅监测"),
-            }
-        )
+        for meta in reasons_of(exp.meta) or [exp.meta or {}]:
+            header = _header(spec, meta)
+            code = meta.get("reason_code") or ""
+            check = meta.get("check")
+            rules.append(
+                {
+                    "header": header,
+                    "rule": exp.expectation_type,
+                    "range": _range(exp, params),
+                    "code": code,
+                    "description": _describe(code, header) if code else _HOW.get(check, ""),
+                    "effect": "拒收该行" if code else _EFFECT.get(check, "仅监测"),
+                }
+            )
     return rules
 
 

@@ -48,6 +48,7 @@ __all__ = [
     "RowFailure",
     "build_suite",
     "checkpoint",
+    "reasons_of",
     "suite_parameters",
     "validate_batch",
     "validate_rows",
@@ -188,7 +189,17 @@ def _expectations(spec: SourceSpec) -> list:
 
     def add(expectation) -> None:
         nonlocal rank
-        rows.append(expectation)
+        kwargs = expectation.configuration.kwargs
+        same = next(
+            (e for e in rows if type(e) is type(expectation) and e.configuration.kwargs == kwargs),
+            None,
+        )
+        if same is None:
+            rows.append(expectation)
+        else:
+            # One expectation with two reasons (a name that is both the identity and a
+            # required field): GX keeps only one of two identical expectations.
+            same.meta.setdefault("also", []).append(expectation.meta)
         rank += 1
 
     if spec.links_by != "none":
@@ -287,47 +298,49 @@ def _expectations(spec: SourceSpec) -> list:
     return rows + monitoring
 
 
-_SUITES: dict[str, object] = {}
+# Built once per source and registered in the context; rebuilt if the spec changes.
+_SUITES: dict[str, tuple[SourceSpec, object]] = {}
+_CHECKPOINTS: dict[str, tuple[SourceSpec, object]] = {}
 
 
 def build_suite(spec: SourceSpec):
-    """The GX expectation suite of one source (built once; registered in the context)."""
+    """The GX expectation suite of one source (registered in the context)."""
     import great_expectations as gx
 
-    if spec.source_id not in _SUITES:
+    cached = _SUITES.get(spec.source_id)
+    if cached is None or cached[0] != spec:
         context = _context()  # GX needs an active context before a suite is built
         suite = gx.ExpectationSuite(name=f"{spec.source_id}.rows")
         for expectation in _expectations(spec):
             suite.add_expectation(expectation)
-        _SUITES[spec.source_id] = context.suites.add(suite)
-    return _SUITES[spec.source_id]
-
-
-_CHECKPOINTS: dict[str, object] = {}
+        _SUITES[spec.source_id] = cached = (spec, context.suites.add_or_update(suite))
+    return cached[1]
 
 
 def checkpoint(spec: SourceSpec):
     """The source's Checkpoint: its suite on a whole-dataframe batch, failing rows listed."""
     import great_expectations as gx
 
-    if spec.source_id not in _CHECKPOINTS:
+    cached = _CHECKPOINTS.get(spec.source_id)
+    if cached is None or cached[0] != spec:
         ctx = _context()
         source = ctx.data_sources.add_or_update_pandas(f"rows_{spec.source_id}")
         asset = source.add_dataframe_asset(spec.source_id)
         batch_definition = asset.add_batch_definition_whole_dataframe("file")
-        definition = ctx.validation_definitions.add(
+        definition = ctx.validation_definitions.add_or_update(
             gx.ValidationDefinition(
                 name=f"{spec.source_id}.rows", data=batch_definition, suite=build_suite(spec)
             )
         )
-        _CHECKPOINTS[spec.source_id] = ctx.checkpoints.add(
+        built = ctx.checkpoints.add_or_update(
             gx.Checkpoint(
                 name=f"{spec.source_id}.checkpoint",
                 validation_definitions=[definition],
                 result_format=_RESULT_FORMAT,
             )
         )
-    return _CHECKPOINTS[spec.source_id]
+        _CHECKPOINTS[spec.source_id] = cached = (spec, built)
+    return cached[1]
 
 
 def _cells_as_text(raw: pd.Series, where: pd.Series) -> pd.Series:
@@ -413,6 +426,12 @@ def _json_value(value: Any) -> Any:
     return str(value)
 
 
+def reasons_of(meta: dict | None) -> list[dict]:
+    """The row reasons an expectation stands for: rank, reason_code, field, check."""
+    meta = meta or {}
+    return [m for m in (meta, *meta.get("also", ())) if m.get("reason_code")]
+
+
 def _raised(res) -> bool:
     """Whether an expectation could not be evaluated (GX reports it per metric)."""
     info = res.exception_info or {}
@@ -441,6 +460,11 @@ def _kept(spec: SourceSpec, suite_result, params: dict, rows: int) -> dict:
             "check": meta.get("check"),
             "reason_code": meta.get("reason_code"),
             "field": meta.get("field"),
+            **(
+                {"also": [[m["reason_code"], m["field"]] for m in meta["also"]]}
+                if "also" in meta
+                else {}
+            ),
             "success": bool(res.success),
             **{k: _json_value(res.result[k]) for k in _KEPT_RESULT_KEYS if k in res.result},
         }
@@ -493,15 +517,13 @@ def validate_batch(
                 f"{spec.source_id}: {res.expectation_config.type} on {columns} could not "
                 "be evaluated (a bug, not a data problem)"
             )
-        if res.success or not meta.get("reason_code"):
+        if res.success:
             continue
-        positions = res.result.get("unexpected_index_list") or []
-        failures.append(
-            (
-                meta["rank"],
-                RowFailure(meta["reason_code"], meta.get("field"), row_numbers[list(positions)]),
+        rows = row_numbers[list(res.result.get("unexpected_index_list") or [])]
+        for reason in reasons_of(meta):
+            failures.append(
+                (reason["rank"], RowFailure(reason["reason_code"], reason["field"], rows))
             )
-        )
     failures.sort(key=lambda pair: pair[0])
     return [f for _, f in failures], _kept(spec, suite_result, params, len(batch))
 
