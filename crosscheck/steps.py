@@ -37,11 +37,9 @@ from connectors.limits import DEFAULT_LIMITS, Limits
 from connectors.readers import FileRejected, read_file
 from connectors.spec import SourceSpec, load_specs
 from privacy import redact_ids
-from validation.data_docs import write_data_docs
-from validation.feedback import write_feedback_packs
 from validation.quarantine import quarantine_frame, whole_file_quarantine
 from validation.reasons import reason_text
-from validation.suites import RowFailure, validate_rows
+from validation.suites import RowFailure, validate_batch
 from warehouse import migrate
 from warehouse.cases import build_cases, case_counts
 from warehouse.checks import CheckResult, run_warehouse_checks
@@ -61,6 +59,7 @@ from warehouse.load import (
 )
 from warehouse.marts import build_monitoring_list, build_operational_marts, read_monitoring_list
 from warehouse.models import LoadAudit, RunLog, SourceHealth, staging_table
+from warehouse.reports import write_data_docs, write_feedback_packs
 from warehouse.rules import DEFAULT_RULES, RuleSet, load_rule_set, run_rules
 
 __all__ = [
@@ -320,7 +319,7 @@ def ingest_file(
         )
 
     # Check every row; failing rows go to quarantine with their reasons.
-    failures = validate_rows(spec, batch)
+    failures, validation = validate_batch(spec, batch)  # the result is kept with the load
     if table.broken_rows:
         # A row that could not be split into fields has one reason only: how it is broken.
         broken = pd.Index(sorted(table.broken_rows))
@@ -332,7 +331,17 @@ def ingest_file(
     keep = batch.values.index.difference(pd.Index(quarantined["row_number"]))
     stg, ident = staging_rows(spec, batch, keep, pii_key, as_of)
     return load_rows(
-        engine, spec, landed, started, result, batch, quarantined, stg, ident, table.encoding
+        engine,
+        spec,
+        landed,
+        started,
+        result,
+        batch,
+        quarantined,
+        stg,
+        ident,
+        table.encoding,
+        validation,
     )
 
 
