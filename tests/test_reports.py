@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import datetime as dt
 import json
 
@@ -49,7 +48,7 @@ def _quarantine(value: str) -> pd.DataFrame:
 
 
 def test_feedback_summary_escapes_what_departments_sent(tmp_path):
-    spec = dataclasses.replace(SPEC, department=f"民政局{SCRIPT}")
+    spec = SPEC.model_copy(update={"department": f"民政局{SCRIPT}"})
     outcome = _outcome(
         file_name=f"{SCRIPT}.csv",
         status="rejected",

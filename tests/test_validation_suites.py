@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import datetime as dt
 import json
 
@@ -238,8 +237,8 @@ def test_a_name_that_is_identity_and_required_gets_both_reasons():
 
 
 def test_a_changed_spec_gets_a_new_suite():
-    fewer = dataclasses.replace(
-        SPEC, columns=tuple(c for c in SPEC.columns if c.field != "monthly_amount")
+    fewer = SPEC.model_copy(
+        update={"columns": tuple(c for c in SPEC.columns if c.field != "monthly_amount")}
     )
     assert len(build_suite(fewer).expectations) == len(build_suite(SPEC).expectations) - 2
     frame = pd.DataFrame([{k: v for k, v in GOOD.items() if k != "月保障金额"}], dtype=object)
