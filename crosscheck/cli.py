@@ -28,10 +28,17 @@ def _date(text: str) -> dt.date:
         raise argparse.ArgumentTypeError(f"not a date (YYYY-MM-DD): {text!r}") from None
 
 
+class _Parser(argparse.ArgumentParser):
+    """Bad arguments are one line on stderr and exit code 2, like every other user error."""
+
+    def error(self, message: str):
+        self.exit(2, f"{self.prog}: {message} (see {self.prog} --help)\n")
+
+
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="crosscheck", description=__doc__.splitlines()[0])
+    parser = _Parser(prog="crosscheck", description=__doc__.splitlines()[0])
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
-    sub = parser.add_subparsers(dest="command", required=True)
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
     demo = sub.add_parser("demo", help="generate the demo city's landing zone")
     demo.add_argument("--out", required=True, type=Path, help="landing folder to write")
@@ -55,7 +62,7 @@ def _parser() -> argparse.ArgumentParser:
     explain.add_argument("--as-of", type=_date, default=None, help="run date (default: latest)")
 
     db = sub.add_parser("db", help="warehouse administration (PostgreSQL deploy steps)")
-    db_sub = db.add_subparsers(dest="db_command", required=True)
+    db_sub = db.add_subparsers(dest="db_command", required=True, parser_class=_Parser)
     for name, text in (
         ("upgrade", "migrate the warehouse schema to this code's revision"),
         ("grant", "create/refresh roles pipeline, bi_reader, county_officer"),
@@ -72,6 +79,17 @@ def _parser() -> argparse.ArgumentParser:
         help="read the login's password from standard input",
     )
 
+    history = sub.add_parser("history", help="correct the warehouse's history")
+    history_sub = history.add_subparsers(
+        dest="history_command", required=True, parser_class=_Parser
+    )
+    forget = history_sub.add_parser(
+        "forget",
+        help="remove everything the newest run date recorded (a run with a wrong date)",
+    )
+    forget.add_argument("--as-of", type=_date, required=True, help="the run date to remove")
+    forget.add_argument("--warehouse", help="SQLAlchemy URL (CROSSCHECK_WAREHOUSE_URL)")
+
     run = sub.add_parser("run", help="process every new file and run the cross-check")
     run.add_argument("--landing", type=Path, help="landing zone (CROSSCHECK_LANDING_DIR)")
     run.add_argument("--warehouse", help="SQLAlchemy URL (CROSSCHECK_WAREHOUSE_URL)")
@@ -79,6 +97,12 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--reports", type=Path, help="exports folder (CROSSCHECK_REPORTS_DIR)")
     run.add_argument(
         "--rules", type=Path, help="rule set YAML (CROSSCHECK_RULES; default: the shipped rules)"
+    )
+    run.add_argument(
+        "--allow-future-date",
+        action="store_true",
+        help="accept a run date after today (history only moves forward: a wrong future date "
+        "must then be removed with `crosscheck history forget`)",
     )
     run.add_argument(
         "--retrain-linkage",
@@ -228,10 +252,14 @@ def _cmd_run(args) -> int:
         reports_dir=args.reports,
         rules_file=args.rules,
     )
-    if not settings.landing_dir.is_dir():
-        raise SettingsError(f"landing folder not found: {settings.landing_dir}")
     # The run date is a parameter; by default today in the city's time zone (as Airflow's).
-    as_of = args.as_of or dt.datetime.now(ZoneInfo(settings.timezone)).date()
+    today = dt.datetime.now(ZoneInfo(settings.timezone)).date()
+    as_of = args.as_of or today
+    if as_of > today and not args.allow_future_date:
+        raise SettingsError(
+            f"run date {as_of} is after today ({today}): history would then refuse every "
+            "earlier date; pass --allow-future-date if that is meant"
+        )
     from connectors.spec import load_specs
 
     progress = _Progress(total=len(load_specs()) + 5)  # sources + cross-check stages
@@ -283,6 +311,24 @@ def _cmd_db(args) -> int:
     return 0
 
 
+def _cmd_history(args) -> int:
+    from warehouse.db import WarehouseError, connect
+    from warehouse.history import forget_run_date
+
+    url = load_settings(warehouse_url=args.warehouse, require_pii_key=False).warehouse_url
+    try:
+        engine = connect(url)
+        try:
+            removed = forget_run_date(engine, args.as_of)
+        finally:
+            engine.dispose()
+    except WarehouseError as exc:
+        raise SettingsError(str(exc)) from None
+    rows = ", ".join(f"{table} {n}" for table, n in removed.items() if n)
+    print(f"run date {args.as_of} removed ({rows or 'nothing recorded'})")
+    return 0
+
+
 def _cmd_explain(args) -> int:
     from warehouse.db import WarehouseError, connect
     from warehouse.explain import explain_household
@@ -330,6 +376,7 @@ def main(argv: list[str] | None = None) -> int:
             "link": _cmd_link,
             "db": _cmd_db,
             "explain": _cmd_explain,
+            "history": _cmd_history,
         }[args.command](args)
     except SettingsError as exc:
         print(f"crosscheck: {exc}", file=sys.stderr)

@@ -43,7 +43,14 @@ from validation.suites import RowFailure, validate_batch
 from warehouse import migrate
 from warehouse.cases import build_cases, case_counts
 from warehouse.checks import CheckResult, run_warehouse_checks
-from warehouse.db import WarehouseError, connect, ensure_schema, run_lock
+from warehouse.db import (
+    WarehouseError,
+    check_writable,
+    connect,
+    ensure_schema,
+    run_lock,
+    whole_run_lock,
+)
 from warehouse.dims import build_dimensions
 from warehouse.exports import write_county_exports
 from warehouse.history import record_history
@@ -72,6 +79,7 @@ __all__ = [
     "ingest_through",
     "new_files",
     "open_warehouse",
+    "prepare_warehouse",
     "run",
     "warehouse",
     "wave_settled",
@@ -164,27 +172,34 @@ def open_warehouse(url: str, *, deploy: bool | None = None) -> Engine:
     """
     engine = connect(url)
     try:
-        if deploy is False:  # an Airflow task: check, never change
-            if problems := undeployed(engine):
-                raise WarehouseError(
-                    f"warehouse not deployed for this code ({'; '.join(problems[:5])}): "
-                    "run `crosscheck db upgrade --warehouse URL`"
-                )
-        elif deploy or engine.dialect.name == "sqlite" or not _has_schema(engine):
-            deploy_warehouse(engine)
-        else:  # the CLI on an existing PostgreSQL warehouse: its owner migrates it
-            if not migrate.is_up_to_date(engine):
-                current = migrate.current_revision(engine) or "none"
-                raise WarehouseError(
-                    f"warehouse schema is at revision {current}, this code expects "
-                    f"{migrate.head_revision()}: run `crosscheck db upgrade --warehouse URL`"
-                )
-            ensure_schema(engine)  # a spec that gained a field is not a migration
-            ensure_views(engine)
+        prepare_warehouse(engine, deploy=deploy)
     except Exception:
         engine.dispose()
         raise
     return engine
+
+
+def prepare_warehouse(engine: Engine, *, deploy: bool | None = None) -> None:
+    """``open_warehouse`` on an engine already connected: writable, deployed, up to date."""
+    check_writable(engine)  # a read-only warehouse is refused before anything is read
+    if deploy is False:  # an Airflow task: check, never change
+        if problems := undeployed(engine):
+            raise WarehouseError(
+                f"warehouse not deployed for this code ({'; '.join(problems[:5])}): "
+                "run `crosscheck db upgrade --warehouse URL`"
+            )
+    elif deploy or engine.dialect.name == "sqlite" or not _has_schema(engine):
+        with run_lock(engine, exclusive=True):  # two deploys never race on a fresh database
+            deploy_warehouse(engine)
+    else:  # the CLI on an existing PostgreSQL warehouse: its owner migrates it
+        if not migrate.is_up_to_date(engine):
+            current = migrate.current_revision(engine) or "none"
+            raise WarehouseError(
+                f"warehouse schema is at revision {current}, this code expects "
+                f"{migrate.head_revision()}: run `crosscheck db upgrade --warehouse URL`"
+            )
+        ensure_schema(engine)  # a spec that gained a field is not a migration
+        ensure_views(engine)
 
 
 @contextmanager
@@ -607,27 +622,66 @@ def run(
     ``now`` (the wall clock, read by the caller) and ``settle_seconds`` decide which files
     are complete enough to claim; ``limits`` bound each file.
     """
-    with warehouse(warehouse_url) as engine:
-        loads, failures, skipped = [], [], []
-        for spec in load_specs().values():
-            res, fails = ingest_source(
+    engine = connect(warehouse_url)
+    try:
+        # A second run of the same warehouse waits here, then finds the work done.
+        with whole_run_lock(engine, on_wait=lambda: log.warning(_WAITING)):
+            prepare_warehouse(engine)
+            return _run_locked(
                 engine,
-                spec,
                 landing,
-                pii_key,
                 as_of,
+                reports_dir,
+                pii_key,
                 progress,
+                retrain_linkage,
+                rules_file,
                 now=now,
                 settle_seconds=settle_seconds,
                 limits=limits,
-                skipped=skipped,
             )
-            loads += res
-            failures += fails
-        summary = cross_check(
-            engine, as_of, reports_dir, progress, retrain_linkage, rules_file=rules_file
+    finally:
+        engine.dispose()
+
+
+_WAITING = "another run of this warehouse is in progress: waiting for it to finish"
+
+
+def _run_locked(
+    engine: Engine,
+    landing: Path,
+    as_of: dt.date,
+    reports_dir: Path,
+    pii_key: bytes,
+    progress: Progress | None,
+    retrain_linkage: bool,
+    rules_file: Path | None,
+    *,
+    now: dt.datetime | None,
+    settle_seconds: float,
+    limits: Limits,
+) -> RunSummary:
+    """The run itself, under the whole-run lock."""
+    loads, failures, skipped = [], [], []
+    for spec in load_specs().values():
+        res, fails = ingest_source(
+            engine,
+            spec,
+            landing,
+            pii_key,
+            as_of,
+            progress,
+            now=now,
+            settle_seconds=settle_seconds,
+            limits=limits,
+            skipped=skipped,
         )
-        summary.loads = loads
-        summary.skipped = skipped
-        summary.failures = failures + summary.failures
-        return summary
+        loads += res
+        failures += fails
+    summary = cross_check(
+        engine, as_of, reports_dir, progress, retrain_linkage, rules_file=rules_file
+    )
+    summary.loads = loads
+    summary.skipped = skipped
+    summary.failures = failures + summary.failures
+    return summary

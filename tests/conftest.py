@@ -104,3 +104,34 @@ def demo_city(tmp_path_factory):
     )
     (landing / DEMO_MARKER).write_text("test\n", encoding="utf-8")
     return {"landing": landing, "truth": base / "truth", "summary": summary}
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def new_warehouse(request, tmp_path):
+    """A factory of fresh, empty warehouses on one backend (SQLite files or PostgreSQL
+    databases, all dropped afterwards): for tests that compare several runs."""
+    from sqlalchemy import text
+
+    made: list[str] = []
+
+    def make() -> str:
+        name = f"crosscheck_test_{uuid.uuid4().hex[:12]}"
+        made.append(name)
+        if request.param == "sqlite":
+            return f"sqlite:///{tmp_path / f'{name}.db'}"
+        with admin.connect() as conn:
+            conn.execute(text(f'CREATE DATABASE "{name}"'))
+        return PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
+
+    if request.param == "postgresql":
+        require_postgres()
+        admin = _pg_admin_engine()
+    make.backend = request.param
+    try:
+        yield make
+    finally:
+        if request.param == "postgresql":
+            with admin.connect() as conn:
+                for name in made:
+                    conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+            admin.dispose()

@@ -26,11 +26,13 @@ __all__ = [
     "UpsertCounts",
     "WarehouseError",
     "bulk_insert",
+    "check_writable",
     "connect",
     "ensure_schema",
     "read_frame",
     "run_lock",
     "upsert_rows",
+    "whole_run_lock",
 ]
 
 
@@ -51,7 +53,7 @@ def connect(url: str) -> Engine:
     """An engine for the warehouse URL, checked by opening a connection."""
     try:
         parsed = make_url(url)
-    except ArgumentError:
+    except (ArgumentError, ValueError):  # ValueError: a port that is not a number
         raise WarehouseError(f"warehouse URL is not a valid SQLAlchemy URL: {url!r}") from None
     if parsed.get_backend_name() == "sqlite" and parsed.database not in (None, "", ":memory:"):
         folder = Path(parsed.database).parent
@@ -301,25 +303,33 @@ def upsert_rows(
 
 
 _RUN_LOCK_KEY = 0x63726F73  # "cros": the advisory lock between ingest and the cross-check
+_WHOLE_RUN_LOCK_KEY = 0x63726F74  # one whole `crosscheck run` at a time per warehouse
 
 
 @contextmanager
-def run_lock(engine: Engine, *, exclusive: bool) -> Iterator[None]:
-    """Ingest holds this lock shared, the cross-check exclusive: the cross-check never runs
-    while a file of the same warehouse is being loaded, and loads wait for it to finish.
+def _advisory_lock(
+    engine: Engine, key: int, suffix: str, *, exclusive: bool, on_wait=None
+) -> Iterator[None]:
+    """A lock held for a block, released when the process dies whatever the way.
 
-    PostgreSQL: a session advisory lock on a connection of its own (released if the process
-    dies). SQLite: ``flock`` on ``<database>.lock`` beside the file (released likewise).
+    PostgreSQL: a session advisory lock on a connection of its own. SQLite: ``flock`` on
+    ``<database><suffix>`` beside the file. ``on_wait`` is called once if the lock is
+    held by someone else, before waiting for it.
     """
     if engine.dialect.name == "postgresql":
-        how = "pg_advisory_lock" if exclusive else "pg_advisory_lock_shared"
+        kind = "" if exclusive else "_shared"
         with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
-            conn.execute(text(f"SELECT {how}(:key)"), {"key": _RUN_LOCK_KEY})
+            got = conn.execute(
+                text(f"SELECT pg_try_advisory_lock{kind}(:key)"), {"key": key}
+            ).scalar()
+            if not got:
+                if on_wait is not None:
+                    on_wait()
+                conn.execute(text(f"SELECT pg_advisory_lock{kind}(:key)"), {"key": key})
             try:
                 yield
             finally:
-                release = "pg_advisory_unlock" if exclusive else "pg_advisory_unlock_shared"
-                conn.execute(text(f"SELECT {release}(:key)"), {"key": _RUN_LOCK_KEY})
+                conn.execute(text(f"SELECT pg_advisory_unlock{kind}(:key)"), {"key": key})
         return
     database = engine.url.database
     if engine.dialect.name != "sqlite" or database in (None, "", ":memory:"):
@@ -327,9 +337,62 @@ def run_lock(engine: Engine, *, exclusive: bool) -> Iterator[None]:
         return
     import fcntl
 
-    with open(f"{database}.lock", "a+b") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH)
+    mode = fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH
+    with open(f"{database}{suffix}", "a+b") as handle:
+        try:
+            fcntl.flock(handle, mode | fcntl.LOCK_NB)
+        except BlockingIOError:
+            if on_wait is not None:
+                on_wait()
+            fcntl.flock(handle, mode)
         try:
             yield
         finally:
             fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def run_lock(engine: Engine, *, exclusive: bool):
+    """Ingest holds this lock shared, the cross-check (and a deploy) exclusive: the
+    cross-check never runs while a file of the same warehouse is being loaded, and loads
+    wait for it to finish. Released if the process dies."""
+    return _advisory_lock(engine, _RUN_LOCK_KEY, ".lock", exclusive=exclusive)
+
+
+def whole_run_lock(engine: Engine, on_wait=None):
+    """One whole run (ingest of every source, then the cross-check) per warehouse at a time:
+    a second ``crosscheck run`` waits for the first, then finds its work done."""
+    return _advisory_lock(engine, _WHOLE_RUN_LOCK_KEY, ".run.lock", exclusive=True, on_wait=on_wait)
+
+
+def check_writable(engine: Engine) -> None:
+    """Refuse a warehouse the pipeline cannot write (a read-only file or replica, a role
+    without rights) before anything is read or written, in one line."""
+    try:
+        with engine.connect() as conn:
+            if engine.dialect.name == "sqlite":
+                # Rewriting the header's user_version is a write that changes nothing.
+                version = conn.exec_driver_sql("PRAGMA user_version").scalar()
+                conn.exec_driver_sql(f"PRAGMA user_version = {int(version)}")
+                conn.commit()
+            elif engine.dialect.name == "postgresql":
+                if conn.exec_driver_sql("SHOW transaction_read_only").scalar() == "on":
+                    raise WarehouseError(
+                        f"warehouse is read-only: {engine.url.render_as_string()} "
+                        "(a replica, or default_transaction_read_only is on)"
+                    )
+                insertable = conn.execute(
+                    text(
+                        "SELECT to_regclass('run_log') IS NULL "
+                        "OR has_table_privilege('run_log', 'INSERT')"
+                    )
+                ).scalar()
+                if not insertable:
+                    raise WarehouseError(
+                        f"warehouse role {engine.url.username} may not write "
+                        f"{engine.url.render_as_string()}: run as the pipeline role"
+                    )
+    except OperationalError as exc:
+        first_line = str(exc.orig).strip().splitlines()[0]
+        raise WarehouseError(
+            f"warehouse is not writable: {engine.url.render_as_string()}: {first_line}"
+        ) from None

@@ -19,8 +19,9 @@ import logging
 import pandas as pd
 from sqlalchemy import Connection, Engine, Table, and_, bindparam, delete, func, select, update
 
-from warehouse.db import bulk_insert, read_frame
+from warehouse.db import WarehouseError, bulk_insert, read_frame
 from warehouse.models import (
+    Base,
     DimHousehold,
     DimHouseholdHistory,
     DimPerson,
@@ -31,7 +32,13 @@ from warehouse.models import (
     MonitoringListHistory,
 )
 
-__all__ = ["flagged_on", "monitoring_list_on", "record_history", "scd2_update"]
+__all__ = [
+    "flagged_on",
+    "forget_run_date",
+    "monitoring_list_on",
+    "record_history",
+    "scd2_update",
+]
 
 log = logging.getLogger(__name__)
 
@@ -141,6 +148,61 @@ def record_history(engine: Engine, as_of: dt.date) -> dict[str, dict[str, int]]:
         bulk_insert(conn, MonitoringListHistory, listed[[c.name for c in MonitoringListHistory.c]])
         counts[MonitoringListHistory.name] = {"rows": len(listed)}
     return counts
+
+
+def _dated_tables() -> tuple[list[Table], list[Table]]:
+    """(tables with one row set per run date, validity-interval histories)."""
+    tables = Base.metadata.sorted_tables
+    return (
+        [t for t in tables if "as_of" in t.c],
+        [t for t in tables if "valid_from" in t.c and "valid_to" in t.c],
+    )
+
+
+def forget_run_date(engine: Engine, as_of: dt.date) -> dict[str, int]:
+    """Remove everything the run of ``as_of`` recorded, which must be the newest run date.
+
+    The correction for a run with a wrong date (history moves forward only, so a date in
+    the future would otherwise freeze it): per-run rows of that date are deleted, interval
+    histories are put back as they were before it (intervals it opened removed, those it
+    closed reopened), and the current marts of that date are emptied until the next run
+    rebuilds them. Older dates are removed one by one, newest first. Returns rows removed
+    per table.
+    """
+    per_run, intervals = _dated_tables()
+    with engine.begin() as conn:
+        newest = max(
+            (
+                d
+                for t in per_run
+                for d in [conn.execute(select(func.max(t.c.as_of))).scalar()]
+                if d is not None
+            ),
+            default=None,
+        )
+        newest_interval = max(
+            (
+                d
+                for t in intervals
+                for d in [conn.execute(select(func.max(t.c.valid_from))).scalar()]
+                if d is not None
+            ),
+            default=None,
+        )
+        newest = max((d for d in (newest, newest_interval) if d is not None), default=None)
+        if newest is not None and as_of < newest:
+            raise WarehouseError(
+                f"only the newest run date can be removed: {newest} is newer than {as_of}; "
+                f"remove {newest} first"
+            )
+        removed = {}
+        for t in per_run:
+            removed[t.name] = conn.execute(delete(t).where(t.c.as_of == as_of)).rowcount
+        for t in intervals:
+            removed[t.name] = conn.execute(delete(t).where(t.c.valid_from == as_of)).rowcount
+            conn.execute(update(t).where(t.c.valid_to == as_of).values(valid_to=None))
+    log.info("run date %s removed: %s", as_of, removed)
+    return removed
 
 
 def flagged_on(engine: Engine, day: dt.date) -> pd.DataFrame:

@@ -1,0 +1,82 @@
+"""Run the real ``crosscheck`` CLI and SIGKILL it at a chosen point: a crash, for tests.
+
+``python -m tests.faults [--kill-at N] [--count-file F] -- <crosscheck arguments>``
+
+Points are counted on the warehouse's SQL statements (every ``cursor.execute`` of every
+engine, so inside transactions too) and on files opened for writing (exports, reports).
+``--kill-at N`` kills the process, without any chance to clean up, just before point N;
+``--count-file`` writes how many points a run passed (a clean run's count spreads the kill
+points over the whole run). Nothing here is imported by the product.
+"""
+
+from __future__ import annotations
+
+import argparse
+import builtins
+import io
+import os
+import signal
+import sys
+from pathlib import Path
+
+from sqlalchemy import event
+from sqlalchemy.engine import Engine
+
+
+class _Points:
+    def __init__(self, kill_at: int) -> None:
+        self.kill_at = kill_at
+        self.passed = 0
+
+    def __call__(self, *_args, **_kwargs) -> None:
+        self.passed += 1
+        if self.passed == self.kill_at:
+            os.kill(os.getpid(), signal.SIGKILL)
+
+
+def _count_writes(points: _Points) -> None:
+    """Count every open() for writing: a kill between two export files is a point too."""
+    real_open, real_io_open = builtins.open, io.open
+
+    def counting(open_fn):
+        def wrapper(file, mode="r", *args, **kwargs):
+            if any(flag in mode for flag in "wax+"):
+                points()
+            return open_fn(file, mode, *args, **kwargs)
+
+        return wrapper
+
+    builtins.open = counting(real_open)
+    io.open = counting(real_io_open)
+    real_path_open = Path.open
+
+    def path_open(self, mode="r", *args, **kwargs):
+        if any(flag in mode for flag in "wax+"):
+            points()
+        return real_path_open(self, mode, *args, **kwargs)
+
+    Path.open = path_open
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m tests.faults")
+    parser.add_argument("--kill-at", type=int, default=0, help="SIGKILL before point N")
+    parser.add_argument("--count-file", type=Path, help="write the number of points passed")
+    parser.add_argument("cli_args", nargs=argparse.REMAINDER)
+    args = parser.parse_args(argv)
+    cli_args = args.cli_args[1:] if args.cli_args[:1] == ["--"] else args.cli_args
+
+    points = _Points(args.kill_at)
+    event.listen(Engine, "before_cursor_execute", points)
+    _count_writes(points)
+    from crosscheck.cli import main as crosscheck_main
+
+    try:
+        return crosscheck_main(cli_args)
+    finally:
+        if args.count_file is not None:
+            args.count_file.write_text(str(points.passed), encoding="utf-8")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

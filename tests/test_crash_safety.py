@@ -1,0 +1,189 @@
+"""Kill anywhere, rerun, and the warehouse is as if nothing happened; two runs at once are one.
+
+A small city (one file per source) is run through the real CLI in a subprocess that is
+SIGKILLed at points spread over the whole run: between statements inside the load
+transactions, in the linking, the rules, the marts, between export files
+(``tests/faults.py`` counts the points). The rerun must heal the warehouse: every table
+equal to a clean run's, and the same export files. On SQLite and on PostgreSQL.
+
+``make fault-sweep`` runs the same tests over many more points and writes what each
+point did to ``var/bench/fault_sweep.{json,md}``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import AS_OF, ROOT
+from tests.warehouse_tables import differences, warehouse_tables
+
+pytestmark = pytest.mark.slow
+
+# A handful in `make test`; `make fault-sweep` sets many more.
+KILL_POINTS = int(os.environ.get("CROSSCHECK_FAULT_POINTS", "3"))
+REPORT = os.environ.get("CROSSCHECK_FAULT_REPORT")  # path prefix for the sweep's results
+ENV = {
+    "CROSSCHECK_PII_KEY": "test-only-pii-key",
+    "CROSSCHECK_LANDING_SETTLE_SECONDS": "0",  # the files were written long before
+}
+
+
+@pytest.fixture(scope="module")
+def small_landing(tmp_path_factory, demo_city):
+    """The demo city's newest file of every source: every stage of a run, in a few seconds."""
+    landing = tmp_path_factory.mktemp("crash") / "landing"
+    for source_dir in sorted(p for p in demo_city["landing"].iterdir() if p.is_dir()):
+        newest = sorted(p for p in source_dir.iterdir() if p.is_file())[-1]
+        (landing / source_dir.name).mkdir(parents=True)
+        shutil.copy2(newest, landing / source_dir.name / newest.name)
+    return landing
+
+
+def _crosscheck(url: str, landing: Path, reports: Path, *extra: str) -> subprocess.Popen:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CROSSCHECK_")}
+    env.update(ENV)
+    args = ["run", "--landing", str(landing), "--warehouse", url, "--as-of", AS_OF]
+    return subprocess.Popen(
+        [sys.executable, "-m", "tests.faults", *extra, "--", *args, "--reports", str(reports)],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+def _finish(proc: subprocess.Popen) -> tuple[int, str, str]:
+    out, err = proc.communicate(timeout=600)
+    return proc.returncode, out, err
+
+
+def _content(path: Path) -> bytes:
+    """What a reader of the file sees: a workbook's cell values (openpyxl stamps the save
+    time into the package), a page without its processing time (when the file was loaded,
+    which a rerun after a crash does again)."""
+    if path.suffix == ".xlsx":
+        from openpyxl import load_workbook
+
+        wb = load_workbook(path, read_only=True)
+        sheets = {ws.title: [list(row) for row in ws.iter_rows(values_only=True)] for ws in wb}
+        wb.close()
+        return repr(sheets).encode()
+    data = path.read_bytes()
+    if path.suffix == ".html":
+        data = re.sub("处理时间 [0-9: -]+".encode(), b"", data)
+    return data
+
+
+def _reports(folder: Path) -> dict[str, str]:
+    """{file: digest of its content} of every export and report page a run wrote."""
+    if not folder.exists():
+        return {}
+    return {
+        str(p.relative_to(folder)): hashlib.sha256(_content(p)).hexdigest()
+        for p in sorted(folder.rglob("*"))
+        if p.is_file()
+    }
+
+
+def _kill_points(total: int, count: int) -> list[int]:
+    """``count`` points spread evenly over a run of ``total`` points (the middle of each
+    slice, so neither the first statement nor the last is favoured)."""
+    return sorted({max(1, round(total * (k + 0.5) / count)) for k in range(count)})
+
+
+def _write_report(backend: str, total: int, rows: list[dict]) -> None:
+    prefix = Path(REPORT)
+    prefix.parent.mkdir(parents=True, exist_ok=True)
+    path = prefix.with_name(f"{prefix.name}_{backend}.json")
+    path.write_text(json.dumps({"backend": backend, "points": total, "kills": rows}, indent=1))
+    lines = [
+        f"# Kill-anywhere sweep, {backend}: {len(rows)} kill points of {total}",
+        "",
+        "| point | killed after s | rerun s | tables differing | reports differing |",
+        "|---:|---:|---:|---|---|",
+    ]
+    lines += [
+        f"| {r['point']} | {r['killed_after_s']} | {r['rerun_s']} | "
+        f"{', '.join(r['tables_differing']) or 'none'} | {r['reports_differing'] or 'none'} |"
+        for r in rows
+    ]
+    path.with_suffix(".md").write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+
+def test_a_run_killed_anywhere_is_healed_by_the_rerun(small_landing, new_warehouse, tmp_path):
+    clean_url = new_warehouse()
+    counted = tmp_path / "points"
+    code, _, err = _finish(
+        _crosscheck(clean_url, small_landing, tmp_path / "clean", "--count-file", str(counted))
+    )
+    assert code == 0, err[-3000:]
+    total = int(counted.read_text())
+    assert total > 300  # statements and file writes: the run is long enough to spread kills
+    expected = warehouse_tables(clean_url)
+    expected_reports = _reports(tmp_path / "clean")
+    assert expected["mart_monitoring_list"] and expected_reports
+
+    rows = []
+    for i, point in enumerate(_kill_points(total, KILL_POINTS)):
+        url, reports = new_warehouse(), tmp_path / f"killed_{i}"
+        started = time.monotonic()
+        code, _, err = _finish(_crosscheck(url, small_landing, reports, "--kill-at", str(point)))
+        killed_after = time.monotonic() - started
+        assert code == -signal.SIGKILL, f"point {point} of {total} was not reached: {err[-2000:]}"
+        started = time.monotonic()
+        code, _, err = _finish(_crosscheck(url, small_landing, reports))
+        rerun = time.monotonic() - started
+        assert code == 0, f"rerun after a kill at point {point}: {err[-3000:]}"
+        assert "Traceback" not in err
+        tables = differences(warehouse_tables(url), expected)
+        got_reports = _reports(reports)
+        report_diff = sorted(
+            k
+            for k in set(got_reports) | set(expected_reports)
+            if got_reports.get(k) != expected_reports.get(k)
+        )
+        rows.append(
+            {
+                "point": point,
+                "killed_after_s": round(killed_after, 1),
+                "rerun_s": round(rerun, 1),
+                "tables_differing": sorted(tables),
+                "reports_differing": report_diff,
+            }
+        )
+        assert tables == {}, f"after a kill at point {point} of {total}: {tables}"
+        assert report_diff == [], f"after a kill at point {point} of {total}"
+    if REPORT:
+        _write_report(new_warehouse.backend, total, rows)
+
+
+def test_two_runs_at_once_leave_what_one_run_leaves(small_landing, new_warehouse, tmp_path):
+    one_url = new_warehouse()
+    code, _, err = _finish(_crosscheck(one_url, small_landing, tmp_path / "one"))
+    assert code == 0, err[-3000:]
+
+    url = new_warehouse()
+    both = [_crosscheck(url, small_landing, tmp_path / f"run_{i}") for i in (0, 1)]
+    results = [_finish(proc) for proc in both]
+    for code, _, err in results:
+        assert "Traceback" not in err, err[-3000:]
+        # Each run either did the work or found it done (it waited for the other).
+        assert code == 0, err[-3000:]
+    assert differences(warehouse_tables(url), warehouse_tables(one_url)) == {}
+    # Every file was loaded by exactly one of the two runs.
+    new_files = [int(out.split("files")[1].split("new")[0]) for _, out, _ in results]
+    assert sorted(new_files)[0] == 0 and sum(new_files) == sum(
+        1 for p in small_landing.rglob("*") if p.is_file()
+    )
