@@ -246,12 +246,18 @@ def _cmd_run(args) -> int:
     from crosscheck.steps import run
     from warehouse.db import WarehouseError
 
-    settings = load_settings(
-        warehouse_url=args.warehouse,
-        landing_dir=args.landing,
-        reports_dir=args.reports,
-        rules_file=args.rules,
-    )
+    given = {
+        "warehouse_url": args.warehouse,
+        "landing_dir": args.landing,
+        "reports_dir": args.reports,
+        "rules_file": args.rules,
+    }
+    # A wrong landing folder is the first thing to say, before any question about the key.
+    landing = load_settings(**given, require_pii_key=False).landing_dir
+    if not landing.is_dir():
+        what = "is not a folder" if landing.exists() else "not found"
+        raise SettingsError(f"landing folder {what}: {landing}")
+    settings = load_settings(**given)
     # The run date is a parameter; by default today in the city's time zone (as Airflow's).
     today = dt.datetime.now(ZoneInfo(settings.timezone)).date()
     as_of = args.as_of or today

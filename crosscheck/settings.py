@@ -192,11 +192,6 @@ def load_settings(
     demo = (landing / DEMO_MARKER).exists()
     key: bytes | None = None
     if require_pii_key:
-        # A command that keys persons reads the landing zone: a wrong folder is the first
-        # thing to say, before any question about the key.
-        if not landing.is_dir():
-            what = "is not a folder" if landing.exists() else "not found"
-            raise SettingsError(f"landing folder {what}: {landing}")
         secret = env.pii_key.get_secret_value() if env.pii_key is not None else None
         if not secret:
             if not demo:

@@ -624,6 +624,7 @@ def run(
     """
     engine = connect(warehouse_url)
     try:
+        check_writable(engine)  # before the lock file is made beside a read-only warehouse
         # A second run of the same warehouse waits here, then finds the work done.
         with whole_run_lock(engine, on_wait=lambda: log.warning(_WAITING)):
             prepare_warehouse(engine)

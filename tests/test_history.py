@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime as dt
 
 import pandas as pd
+import pytest
 from sqlalchemy import select, text
 
 from crosscheck.steps import open_warehouse, run
@@ -134,3 +135,54 @@ def test_history_answers_who_was_flagged_and_where_people_were_on_any_date(tmp_p
     assert _tables(warehouse_url) == before
     assert run(landing, warehouse_url, dt.date(2026, 12, 15), reports, PII_KEY).ok
     assert _tables(warehouse_url) == before
+
+
+def test_a_wrong_future_run_date_is_removed_and_history_moves_on(tmp_path, warehouse_url):
+    """One typo'd run date must not freeze history: `crosscheck history forget` undoes it."""
+    from tests.warehouse_tables import warehouse_tables
+    from warehouse.db import WarehouseError
+    from warehouse.history import forget_run_date
+
+    landing, reports = tmp_path / "landing", tmp_path / "reports"
+    (landing / "gongan_hukou").mkdir(parents=True)
+    (landing / "zhujian_housing").mkdir()
+    (landing / "gongan_hukou" / "hukou_202611.csv").write_text(
+        HEADER + ZHANG + WANG_ALIVE + LI, encoding="utf-8"
+    )
+    zhang = ["渝水区", "罗坊镇", "塘下村", "张伟", "36050219850307123X", "砖木", "1990"]
+    _housing(landing / "zhujian_housing" / "a.xlsx", [[*zhang, "D", "2026-05-01", "是"]])
+    assert run(landing, warehouse_url, NOV, reports, PII_KEY).ok
+    dated = (
+        "dim_person_history",
+        "dim_household_history",
+        "household_flag_history",
+        "mart_monitoring_list_history",
+        "household_flag",
+        "household_case",
+        "risk_signal",
+        "dq_check_result",
+        "run_log",
+    )
+    after_november = {t: rows for t, rows in warehouse_tables(warehouse_url).items() if t in dated}
+
+    wrong = dt.date(2030, 1, 1)
+    assert run(landing, warehouse_url, wrong, reports, PII_KEY).ok
+    engine = open_warehouse(warehouse_url)
+    assert flagged_on(engine, dt.date(2030, 6, 1))["household_no"].tolist() == ["H1"]
+    with pytest.raises(WarehouseError, match="only the newest run date can be removed: 2030-01-01"):
+        forget_run_date(engine, NOV)
+    removed = forget_run_date(engine, wrong)
+    assert removed["run_log"] == 1 and removed["mart_monitoring_list_history"] == 1
+    now = warehouse_tables(warehouse_url)
+    assert {t: now[t] for t in dated} == after_november
+    assert now["mart_monitoring_list"] == []  # no list under the wrong date until a rerun
+
+    # History takes the right date again (it would have been refused before).
+    (landing / "gongan_hukou" / "hukou_202612.csv").write_text(
+        HEADER + ZHANG + WANG_DEAD + LI + BABY, encoding="utf-8"
+    )
+    assert run(landing, warehouse_url, DEC, reports, PII_KEY).ok
+    january = flagged_on(engine, dt.date(2027, 1, 5))
+    assert january["household_no"].tolist() == ["H1"]
+    assert "缺劳动力" in january["risk_types"].iloc[0]
+    engine.dispose()

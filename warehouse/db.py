@@ -49,14 +49,27 @@ def _sqlite_pragmas(dbapi_conn, _record) -> None:
     cur.close()
 
 
+def _sqlite_file(url) -> Path | None:
+    """The file of a SQLite URL, also in its URI form (``sqlite:///file:PATH?mode=ro&uri=true``);
+    None for an in-memory database."""
+    database = url.database
+    if database in (None, "", ":memory:"):
+        return None
+    if url.query.get("uri") == "true" and database.startswith("file:"):
+        database = database.removeprefix("file:")
+        if database in ("", ":memory:") or url.query.get("mode") == "memory":
+            return None
+    return Path(database)
+
+
 def connect(url: str) -> Engine:
     """An engine for the warehouse URL, checked by opening a connection."""
     try:
         parsed = make_url(url)
     except (ArgumentError, ValueError):  # ValueError: a port that is not a number
         raise WarehouseError(f"warehouse URL is not a valid SQLAlchemy URL: {url!r}") from None
-    if parsed.get_backend_name() == "sqlite" and parsed.database not in (None, "", ":memory:"):
-        folder = Path(parsed.database).parent
+    if parsed.get_backend_name() == "sqlite" and (database := _sqlite_file(parsed)):
+        folder = database.parent
         try:
             folder.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
@@ -331,14 +344,20 @@ def _advisory_lock(
             finally:
                 conn.execute(text(f"SELECT pg_advisory_unlock{kind}(:key)"), {"key": key})
         return
-    database = engine.url.database
-    if engine.dialect.name != "sqlite" or database in (None, "", ":memory:"):
+    database = _sqlite_file(engine.url) if engine.dialect.name == "sqlite" else None
+    if database is None:
         yield  # one process holds an in-memory database: nothing to serialise
         return
     import fcntl
 
     mode = fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH
-    with open(f"{database}{suffix}", "a+b") as handle:
+    try:
+        handle = open(f"{database}{suffix}", "a+b")  # noqa: SIM115 - closed below
+    except OSError as exc:
+        raise WarehouseError(
+            f"cannot create the lock file {database}{suffix}: {exc.strerror}"
+        ) from None
+    with handle:
         try:
             fcntl.flock(handle, mode | fcntl.LOCK_NB)
         except BlockingIOError:
