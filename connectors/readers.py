@@ -683,8 +683,15 @@ def _read_sql(
                 cols = [c["name"] for c in inspect(conn).get_columns(table)]
                 if len(cols) > limits.max_columns:
                     raise _too_many_columns(len(cols), limits)
+                # Row numbers follow the table's own order (rowid), never the order a
+                # query plan happens to return; a view or a WITHOUT ROWID table is sorted
+                # by all its columns.
                 stmt = select(*[column(c) for c in cols]).select_from(sa_table(table))
-                result = conn.execute(stmt)
+                try:
+                    result = conn.execute(stmt.order_by(column("rowid")))
+                except SQLAlchemyError:
+                    conn.rollback()
+                    result = conn.execute(stmt.order_by(*[column(c) for c in cols]))
                 rows: list[tuple] = []
                 while batch := result.fetchmany(10_000):
                     for r in batch:

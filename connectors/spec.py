@@ -246,7 +246,9 @@ class SourceSpec(BaseModel):
             except re.error as exc:
                 raise ValueError(f"file_period {v!r} is not a regex: {exc}") from None
             if groups != 1:
-                raise ValueError("file_period must be a regex with one group (YYYYMM[DD])")
+                raise ValueError(
+                    "file_period must be a regex with one group (YYYYMM[DD], YYYYQn or YYYY)"
+                )
         return v
 
     @model_validator(mode="after")
@@ -323,16 +325,23 @@ def parse_spec(data: Any, source: str = "source spec") -> SourceSpec:
         ) from None
 
 
+_STATED_PERIOD = re.compile(r"(\d{4})(?:(\d{2})(\d{2})?|Q([1-4]))?")
+
+
 def file_period(spec: SourceSpec, file_name: str) -> dt.date | None:
-    """The snapshot date a file's name states, by the spec's ``file_period`` (None if none)."""
+    """The start of the period a file's name states, by the spec's ``file_period`` (None if
+    none): ``20261130``, ``202611`` (a month), ``2026Q3`` (a quarter) or ``2026`` (a year)."""
     if spec.file_period is None:
         return None
     found = re.search(spec.file_period, file_name)
-    digits = found.group(1) if found else ""
-    if len(digits) not in (6, 8) or not digits.isdigit():
+    stated = _STATED_PERIOD.fullmatch(found.group(1)) if found else None
+    if stated is None:
         return None
+    year, month, day, quarter = stated.groups()
+    if quarter:
+        month = str(3 * int(quarter) - 2)
     try:
-        return dt.date(int(digits[:4]), int(digits[4:6]), int(digits[6:8] or 1))
+        return dt.date(int(year), int(month or 1), int(day or 1))
     except ValueError:  # a 13th month: the name states no date
         return None
 

@@ -135,3 +135,17 @@ def new_warehouse(request, tmp_path):
                 for name in made:
                     conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
             admin.dispose()
+
+
+@pytest.fixture(scope="session")
+def small_landing(tmp_path_factory, demo_city):
+    """The demo city's newest file of every source: every stage of a run in a few seconds,
+    for tests that run the whole pipeline many times (crashes, concurrency, determinism)."""
+    import shutil
+
+    landing = tmp_path_factory.mktemp("small") / "landing"
+    for source_dir in sorted(p for p in demo_city["landing"].iterdir() if p.is_dir()):
+        newest = sorted(p for p in source_dir.iterdir() if p.is_file())[-1]
+        (landing / source_dir.name).mkdir(parents=True)
+        shutil.copy2(newest, landing / source_dir.name / newest.name)
+    return landing

@@ -1,5 +1,7 @@
 """Run the real ``crosscheck`` CLI and SIGKILL it at a chosen point: a crash, for tests.
 
+It can also make SQLite return unordered rows in reverse (``--reverse-unordered-selects``).
+
 ``python -m tests.faults [--kill-at N] [--count-file F] -- <crosscheck arguments>``
 
 Points are counted on the warehouse's SQL statements (every ``cursor.execute`` of every
@@ -16,6 +18,7 @@ import builtins
 import io
 import os
 import signal
+import sqlite3
 import sys
 from pathlib import Path
 
@@ -62,10 +65,22 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m tests.faults")
     parser.add_argument("--kill-at", type=int, default=0, help="SIGKILL before point N")
     parser.add_argument("--count-file", type=Path, help="write the number of points passed")
+    parser.add_argument(
+        "--reverse-unordered-selects",
+        action="store_true",
+        help="SQLite returns the rows of every SELECT without ORDER BY in reverse order",
+    )
     parser.add_argument("cli_args", nargs=argparse.REMAINDER)
     args = parser.parse_args(argv)
     cli_args = args.cli_args[1:] if args.cli_args[:1] == ["--"] else args.cli_args
 
+    if args.reverse_unordered_selects:
+        # Whatever order a database happens to return rows in must not change a result.
+        def _reverse(dbapi_conn, _record) -> None:
+            if isinstance(dbapi_conn, sqlite3.Connection):
+                dbapi_conn.execute("PRAGMA reverse_unordered_selects = ON")
+
+        event.listen(Engine, "connect", _reverse)
     points = _Points(args.kill_at)
     event.listen(Engine, "before_cursor_execute", points)
     _count_writes(points)

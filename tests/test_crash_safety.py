@@ -16,7 +16,6 @@ import hashlib
 import json
 import os
 import re
-import shutil
 import signal
 import subprocess
 import sys
@@ -37,17 +36,6 @@ ENV = {
     "CROSSCHECK_PII_KEY": "test-only-pii-key",
     "CROSSCHECK_LANDING_SETTLE_SECONDS": "0",  # the files were written long before
 }
-
-
-@pytest.fixture(scope="module")
-def small_landing(tmp_path_factory, demo_city):
-    """The demo city's newest file of every source: every stage of a run, in a few seconds."""
-    landing = tmp_path_factory.mktemp("crash") / "landing"
-    for source_dir in sorted(p for p in demo_city["landing"].iterdir() if p.is_dir()):
-        newest = sorted(p for p in source_dir.iterdir() if p.is_file())[-1]
-        (landing / source_dir.name).mkdir(parents=True)
-        shutil.copy2(newest, landing / source_dir.name / newest.name)
-    return landing
 
 
 def _crosscheck(url: str, landing: Path, reports: Path, *extra: str) -> subprocess.Popen:

@@ -7,12 +7,35 @@ equal row for row.
 
 from __future__ import annotations
 
+import datetime as dt
+import decimal
+import re
+
 from sqlalchemy import column, create_engine, inspect, select, table
 
 CLOCK_COLUMNS = {"started_at", "finished_at", "trained_at", "decided_at", "last_loaded_at"}
 # Row numbers of the order rows were written in: a quarantined row is identified by its
 # file (load_id, compared as the file) and row_number instead.
 SURROGATE_COLUMNS = {"quarantine_id"}
+
+
+_ZERO_FRACTION = re.compile(r"^(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d)\.0+$")
+
+
+def _canonical(value) -> str:
+    """One text per value whatever the backend returned it as: PostgreSQL's booleans and
+    Decimals, SQLite's 0/1, floats and timestamp text (``... 00:00:00.000000``)."""
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return str(int(value))
+    if isinstance(value, float | decimal.Decimal):
+        number = float(value)
+        return str(int(number)) if number.is_integer() else f"{number:.12g}"
+    if isinstance(value, dt.datetime | dt.date):
+        value = str(value)
+    text = str(value)
+    return _ZERO_FRACTION.sub(r"\1", text)
 
 
 def warehouse_tables(url: str) -> dict[str, list[tuple]]:
@@ -46,7 +69,7 @@ def warehouse_tables(url: str) -> dict[str, list[tuple]]:
                 at = cols.index("load_id") if "load_id" in cols else None
                 out[name] = sorted(
                     tuple(
-                        files.get(str(v), str(v)) if i == at else ("" if v is None else str(v))
+                        files.get(str(v), str(v)) if i == at else _canonical(v)
                         for i, v in enumerate(row)
                     )
                     for row in rows

@@ -366,6 +366,8 @@ def _decisions(engine: Engine) -> pd.DataFrame:
         RecordLink,
         and_(RecordLink.source_id == DECISIONS_SOURCE, RecordLink.record_key == stg.c.record_key),
     )
+    # Every read in a fixed order: results must not depend on the order rows come back in.
+    stmt = stmt.order_by(stg.c.decided_on, stg.c.record_key)
     with engine.connect() as conn:
         return read_frame(conn, stmt)
 
@@ -382,7 +384,9 @@ def read_case_inputs(engine: Engine, as_of: dt.date, rules: RuleSet) -> CaseInpu
                 HouseholdFlag.object_type,
                 HouseholdFlag.risk_types,
                 HouseholdFlag.lead_date,
-            ).where(HouseholdFlag.as_of <= as_of),
+            )
+            .where(HouseholdFlag.as_of <= as_of)
+            .order_by(HouseholdFlag.as_of, HouseholdFlag.household_no),
         )
         signals = read_frame(
             conn,
@@ -391,10 +395,15 @@ def read_case_inputs(engine: Engine, as_of: dt.date, rules: RuleSet) -> CaseInpu
                 RiskSignal.rule_id,
                 RiskSignal.risk_type,
                 RiskSignal.event_date,
-            ).where(RiskSignal.as_of == as_of),
+            )
+            .where(RiskSignal.as_of == as_of)
+            .order_by(RiskSignal.signal_no),
         )
         persons = read_frame(
-            conn, select(DimPerson.household_no, DimPerson.birth_date, DimPerson.status)
+            conn,
+            select(DimPerson.household_no, DimPerson.birth_date, DimPerson.status).order_by(
+                DimPerson.person_key
+            ),
         )
     decisions = _decisions(engine)
     # The 户号 the county was given is the key; the head's link only fills an unknown one.

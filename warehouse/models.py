@@ -387,7 +387,7 @@ class SourceHealth(Base):
     expected_period_start: Mapped[dt.date | None] = mapped_column(Date)
     due_date: Mapped[dt.date | None] = mapped_column(Date)
     latest_period_loaded: Mapped[dt.date | None] = mapped_column(Date)
-    freshness: Mapped[str] = mapped_column(String(16))  # ok | overdue | missing
+    freshness: Mapped[str] = mapped_column(String(16))  # ok | overdue | missing | unknown
     overdue: Mapped[bool] = mapped_column(Boolean)
     as_of: Mapped[dt.date] = mapped_column(Date)
 

@@ -2,7 +2,8 @@
 
 Per source: last file, last load, files and rows, quarantine rate, link rate, the period
 the source should have delivered by the run date and whether it is overdue (by the spec's
-cadence and due day). Rebuilt per run from loaded data and the run date, so a rerun writes
+cadence and due day), judged from the periods the loaded rows cover (a period column, or
+the period a snapshot's file name states), never from when files were loaded. Rebuilt per run from loaded data and the run date, so a rerun writes
 the same rows.
 """
 
@@ -88,8 +89,10 @@ def source_health(engine: Engine, as_of: dt.date) -> pd.DataFrame:
             state = "ok"
         elif covered is not None:
             state = "ok" if covered >= period[0] else "overdue"
-        else:  # a snapshot source: a file must have arrived after the period ended
-            state = "ok" if pd.Timestamp(last_loaded).date() >= period[1] else "overdue"
+        else:
+            # No loaded row states its period (no period column, no dated file name): when
+            # a file arrived says nothing about the period it covers, so it is not guessed.
+            state = "unknown"
         rows.append(
             {
                 "source_id": spec.source_id,
@@ -106,7 +109,7 @@ def source_health(engine: Engine, as_of: dt.date) -> pd.DataFrame:
                 "due_date": period[1] if period else None,
                 "latest_period_loaded": covered,
                 "freshness": state,
-                "overdue": state != "ok",
+                "overdue": state in ("overdue", "missing"),
                 "as_of": as_of,
             }
         )

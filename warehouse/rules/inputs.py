@@ -101,7 +101,10 @@ class RuleInputs:
             return self._empty(source_id)
         if source_id not in self._cache:
             # The int_ layer: the source's records joined to their linked household.
-            stmt = select(linked_view(self.specs[source_id]))
+            # In key order: rules that keep one row of several (the evidence of a flag)
+            # must not depend on the order the database returns rows in.
+            view = linked_view(self.specs[source_id])
+            stmt = select(view).order_by(view.c.record_key)
             with self.engine.connect() as conn:
                 frame = read_frame(conn, stmt)
             for col in self.specs[source_id].columns:
