@@ -3,8 +3,8 @@
 Per source: last file, last load, files and rows, quarantine rate, link rate, the period
 the source should have delivered by the run date and whether it is overdue (by the spec's
 cadence and due day), judged from the periods the loaded rows cover (a period column, or
-the period a snapshot's file name states), never from when files were loaded. Rebuilt per run from loaded data and the run date, so a rerun writes
-the same rows.
+the period a snapshot's file name states), never from when files were loaded. Rebuilt per
+run from loaded data and the run date, so a rerun writes the same rows.
 """
 
 from __future__ import annotations
