@@ -89,6 +89,8 @@ class Environment(BaseSettings):
     xlsx_max_ratio: PositiveFloat = DEFAULT_LIMITS.max_part_ratio
     # A file is claimed once its size and mtime held this long (a copy still running).
     landing_settle_seconds: NonNegativeFloat = 2.0
+    # How often the Airflow DAG's sensor looks at the landing zone for a new wave.
+    poll_seconds: PositiveFloat = 60.0
 
     @field_validator("warehouse_url", mode="before")
     @classmethod

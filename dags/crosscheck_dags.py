@@ -1,37 +1,37 @@
-"""Airflow DAGs of the one-stop cross-check (thin TaskFlow shells over ``crosscheck.steps``).
+"""The Airflow DAG of the one-stop cross-check: a thin TaskFlow shell over ``crosscheck.steps``.
 
-- ``ingest_<source_id>``: one DAG per source spec, generated here. Lists the source's new
-  files in the landing zone, loads each (mapped task), and updates the Asset of the
-  source's staging table when anything new was loaded.
-- ``crosscheck``: started by any staging Asset event, it first waits for the landing wave
-  to settle (every landed file claimed, the register loaded), then runs dimensions, links,
-  risk signals, cases, marts, exports and ``run_log`` for the run date in one retryable
-  task calling the same ``crosscheck.steps.cross_check`` the CLI calls, under the
-  warehouse's run lock (no file loads meanwhile). Further runs queued by the same wave
-  find nothing new and skip.
+``crosscheck`` runs continuously, one landing wave per run:
+
+1. ``landing_wave`` (a sensor, reschedule mode: no worker slot while it waits) waits until
+   the landing zone holds complete new files, or loads are waiting for a cross-check.
+2. ``load_source`` is mapped over the sources with new files, in parallel across sources
+   (one writer per staging table: a source's files load in name order inside its task,
+   as the CLI loads them). Each instance is named by its files and their outcome; a
+   rejected file fails its instance, naming the file and the reason, and nothing else.
+3. ``cross_check`` runs once the wave's loads are done: dimensions, links, rules, cases,
+   marts, exports and ``run_log`` in one retryable task calling the same
+   ``crosscheck.steps.cross_check`` as the CLI, under the warehouse's run lock. It skips
+   when files landed meanwhile (the next run loads them and cross-checks) or the register
+   is not loaded.
+
+So a wave gives one cross-check, never one per source and never on half a landing; the
+next run starts as soon as this one ends and waits for the next wave. Tasks never migrate
+the warehouse: ``crosscheck db upgrade`` is the deploy step.
 
 Settings come from the environment (CROSSCHECK_LANDING_DIR, CROSSCHECK_WAREHOUSE_URL,
-CROSSCHECK_PII_KEY, CROSSCHECK_REPORTS_DIR, CROSSCHECK_RULES). Nothing heavy is imported
-at parse time.
+CROSSCHECK_PII_KEY, CROSSCHECK_REPORTS_DIR, CROSSCHECK_RULES; CROSSCHECK_POLL_SECONDS, how
+often the landing zone is looked at, default 60). Nothing heavy is imported at parse time.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from pathlib import Path
+import os
 from zoneinfo import ZoneInfo
 
-from airflow.sdk import (
-    Asset,
-    AssetAny,
-    Param,
-    PokeReturnValue,
-    dag,
-    get_current_context,
-    task,
-)
+from airflow.sdk import Param, PokeReturnValue, dag, get_current_context, task
 
-from connectors.spec import SourceSpec, load_specs
+from connectors.spec import load_specs
 
 START = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
 DEFAULT_ARGS = {
@@ -41,11 +41,8 @@ DEFAULT_ARGS = {
     "max_retry_delay": dt.timedelta(minutes=5),
 }
 AS_OF_PARAM = Param("", type="string", description="run date YYYY-MM-DD (default: the run's date)")
-
-
-def staging_asset(source_id: str) -> Asset:
-    """The Asset a source's ingest DAG updates: its staging table in the warehouse."""
-    return Asset(name=f"stg_{source_id}", uri=f"crosscheck://warehouse/stg_{source_id}")
+# How often the waiting sensor looks at the landing zone (each look is a short task).
+POLL_SECONDS = float(os.environ.get("CROSSCHECK_POLL_SECONDS", "60"))
 
 
 def _run_date(params: dict) -> dt.date:
@@ -59,111 +56,14 @@ def _run_date(params: dict) -> dt.date:
     return run_after.astimezone(ZoneInfo(timezone)).date()
 
 
-def make_ingest_dag(spec: SourceSpec):
-    asset = staging_asset(spec.source_id)
-
-    @dag(
-        dag_id=f"ingest_{spec.source_id}",
-        schedule="@hourly",  # poll the landing folder; a run with nothing new is a no-op
-        start_date=START,
-        catchup=False,
-        max_active_runs=1,
-        default_args=DEFAULT_ARGS,
-        params={"as_of": AS_OF_PARAM},
-        tags=["ingest", spec.department, spec.format],
-        doc_md=f"Ingest **{spec.department} {spec.title}** (`{spec.source_id}`, {spec.format}, "
-        f"{spec.cadence}). Updates Asset `{asset.name}`.",
-    )
-    def ingest():
-        @task
-        def list_new_files() -> list[str]:
-            from crosscheck import steps
-            from crosscheck.settings import load_settings
-
-            settings = load_settings()
-            with steps.warehouse(settings.warehouse_url, deploy=False) as engine:
-                files = steps.new_files(
-                    engine,
-                    spec,
-                    settings.landing_dir,
-                    now=dt.datetime.now(dt.UTC),  # the wall clock: which files are complete
-                    settle_seconds=settings.settle_seconds,
-                )
-            return [str(f.path) for f in files]
-
-        # One writer per staging table at a time; each mapped instance is named by its file
-        # and the file's outcome (the UI shows "名单_202611.csv: rejected FILE_...").
-        @task(max_active_tis_per_dagrun=1, map_index_template="{{ file_outcome }}")
-        def load_file(path: str, params: dict | None = None) -> list[dict]:
-            """This file, after any earlier-named new file of the source (name order)."""
-            from crosscheck import steps
-            from crosscheck.settings import load_settings
-
-            context = get_current_context()
-            context["file_outcome"] = Path(path).name  # until the outcome is known
-            settings = load_settings()
-            with steps.warehouse(settings.warehouse_url, deploy=False) as engine:
-                results = steps.ingest_through(
-                    engine,
-                    spec,
-                    settings.landing_dir,
-                    Path(path).name,
-                    settings.pii_key,
-                    _run_date(params or {}),
-                    settings.limits,
-                )
-            mine = [r for r in results if r.file_name == Path(path).name]
-            if mine:
-                outcome = mine[0].status + (
-                    f" {mine[0].reason_code}" if mine[0].reason_code else ""
-                )
-                context["file_outcome"] = f"{Path(path).name}: {outcome}"
-            rejected = [r for r in results if r.status == "rejected"]
-            if rejected:
-                # Loaded and recorded (feedback goes to the department), yet the operator must
-                # see it: the mapped instance fails, naming the file and the reason.
-                from airflow.sdk.exceptions import AirflowFailException
-
-                raise AirflowFailException(
-                    "; ".join(f"{r.file_name}: {r.reason_code} {r.message}" for r in rejected)
-                )
-            return [r.as_dict() for r in results]
-
-        @task(outlets=[asset], trigger_rule="all_done")  # a rejected file must not block the rest
-        def publish(per_task: list[list[dict]]) -> dict:
-            """Summarise the loads; skip (no Asset event) when nothing new reached staging."""
-            from airflow.sdk.exceptions import AirflowSkipException
-
-            # A failed instance (a rejected file) returned nothing: its rows were not loaded.
-            results = [r for task_results in per_task if task_results for r in task_results]
-            loaded = sum(r.get("rows_loaded", 0) for r in results)
-            if loaded == 0:
-                raise AirflowSkipException(f"{spec.source_id}: nothing new loaded")
-            return {
-                "source_id": spec.source_id,
-                "files": len(results),
-                "rows_loaded": loaded,
-                "rows_quarantined": sum(r.get("rows_quarantined", 0) for r in results),
-            }
-
-        publish(load_file.expand(path=list_new_files()))
-
-    return ingest()
-
-
-SPECS = load_specs()
-for _spec in SPECS.values():
-    globals()[f"ingest_{_spec.source_id}"] = make_ingest_dag(_spec)
-
-
 @dag(
     dag_id="crosscheck",
-    schedule=AssetAny(*(staging_asset(s) for s in SPECS)),
+    schedule="@continuous",  # the next run starts when this one ends, and waits for a wave
     start_date=START,
     catchup=False,
     max_active_runs=1,
     default_args=DEFAULT_ARGS,
-    tags=["crosscheck", "rules", "marts"],
+    tags=["crosscheck", "ingest", "rules", "marts"],
     params={
         "as_of": AS_OF_PARAM,
         "retrain_linkage": Param(
@@ -172,26 +72,80 @@ for _spec in SPECS.values():
             description="train the linkage models afresh instead of reusing the stored ones",
         ),
     },
-    doc_md="Cross-check every loaded source once a landing wave has settled: person/household "
-    "dimensions from 公安户籍, record linking, risk rules, cases, `mart_monitoring_list`, "
-    "exports for counties and feedback for departments, `run_log`. One task, so a retry "
-    "redoes every step it depends on; runs with nothing new since the last one skip.",
+    doc_md="One landing wave per run: wait for complete new files, load them (one mapped "
+    "task per source, named by its files), then cross-check once: dimensions from 公安户籍, "
+    "record linking, risk rules, cases, `mart_monitoring_list`, exports for counties, "
+    "feedback for departments and `run_log`. A rejected file fails its own task only.",
 )
 def crosscheck():
-    @task.sensor(poke_interval=30, timeout=6 * 3600, mode="reschedule")
-    def wait_for_wave() -> PokeReturnValue:
-        """A landing wave has settled: every landed file claimed, the register loaded."""
+    @task.sensor(
+        poke_interval=POLL_SECONDS,
+        timeout=7 * 24 * 3600,
+        mode="reschedule",
+        soft_fail=True,  # a week without files ends the run skipped, not failed
+    )
+    def landing_wave(params: dict | None = None) -> PokeReturnValue:
+        """Done when complete new files landed (returns them per source) or a cross-check
+        is due for loads made since the last one."""
         from crosscheck import steps
         from crosscheck.settings import load_settings
 
         settings = load_settings(require_pii_key=False)
         with steps.warehouse(settings.warehouse_url, deploy=False) as engine:
-            waiting = steps.wave_settled(engine, settings.landing_dir)
-        if waiting:
-            print(f"waiting for the landing wave: {waiting}")
-        return PokeReturnValue(is_done=waiting is None)
+            batches = []
+            for spec in load_specs().values():
+                files = steps.new_files(
+                    engine,
+                    spec,
+                    settings.landing_dir,
+                    now=dt.datetime.now(dt.UTC),  # the wall clock: which files are complete
+                    settle_seconds=settings.settle_seconds,
+                )
+                if files:
+                    batches.append(
+                        {"source_id": spec.source_id, "files": sorted(f.name for f in files)}
+                    )
+            due = steps.last_load_id(engine) > 0 and steps.cross_check_due(
+                engine, _run_date(params or {})
+            )
+        return PokeReturnValue(is_done=bool(batches) or due, xcom_value=batches)
 
-    @task
+    @task(map_index_template="{{ load_outcome }}")
+    def load_source(batch: dict, params: dict | None = None) -> list[dict]:
+        """The source's new files up to the last one listed, in file-name order."""
+        from crosscheck import steps
+        from crosscheck.settings import load_settings
+
+        context = get_current_context()
+        source_id, files = batch["source_id"], batch["files"]
+        context["load_outcome"] = f"{source_id}: {len(files)} files"  # until known
+        settings = load_settings()
+        with steps.warehouse(settings.warehouse_url, deploy=False) as engine:
+            results = steps.ingest_through(
+                engine,
+                load_specs()[source_id],
+                settings.landing_dir,
+                files[-1],
+                settings.pii_key,
+                _run_date(params or {}),
+                settings.limits,
+            )
+        context["load_outcome"] = f"{source_id}: " + "; ".join(
+            f"{r.file_name} {r.status}" + (f" {r.reason_code}" if r.reason_code else "")
+            for r in results
+        )
+        rejected = [r for r in results if r.status == "rejected"]
+        if rejected:
+            # Loaded and recorded (feedback goes to the department), yet the operator must
+            # see it: the instance fails, naming the file and the reason.
+            from airflow.sdk.exceptions import AirflowFailException
+
+            raise AirflowFailException(
+                "; ".join(f"{r.file_name}: {r.reason_code} {r.message}" for r in rejected)
+            )
+        return [r.as_dict() for r in results]
+
+    @task(trigger_rule="all_done")  # a rejected file must not hold back the list
     def cross_check(params: dict | None = None) -> dict:
         """The whole cross-check of the run date, under the warehouse's run lock."""
         from airflow.sdk.exceptions import AirflowSkipException
@@ -203,8 +157,9 @@ def crosscheck():
         settings = load_settings()
         as_of = _run_date(params)
         with steps.warehouse(settings.warehouse_url, deploy=False) as engine:
+            if waiting := steps.wave_settled(engine, settings.landing_dir):
+                raise AirflowSkipException(f"{waiting}: the next run loads them, then checks")
             if not steps.cross_check_due(engine, as_of) and not params.get("retrain_linkage"):
-                # Asset events of one wave queue several runs; the first covered them all.
                 raise AirflowSkipException(f"nothing loaded since the cross-check of {as_of}")
             summary = steps.cross_check(
                 engine,
@@ -222,7 +177,7 @@ def crosscheck():
             "exports": len(summary.exports),
         }
 
-    wait_for_wave() >> cross_check()
+    load_source.expand(batch=landing_wave()) >> cross_check()
 
 
 crosscheck()

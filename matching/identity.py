@@ -17,7 +17,7 @@ from connectors.spec import SourceSpec
 from matching import normalize as nz
 from privacy import keyed_hash, mask_id
 
-__all__ = ["EXACT_STATUSES", "resolve_identity"]
+__all__ = ["EXACT_STATUSES", "ID_STATUS_ORDER", "resolve_identity"]
 
 # ID statuses trusted for exact linking.
 EXACT_STATUSES = ("valid", "repaired_15")
@@ -30,6 +30,7 @@ _STATUS_RANK = {
     "malformed": 4,
     "blank": 5,
 }
+ID_STATUS_ORDER = sorted(_STATUS_RANK, key=_STATUS_RANK.get)  # best first
 
 
 def _ids_of_column(spec_form: str, raw: pd.Series, as_of: dt.date) -> pd.DataFrame:

@@ -30,8 +30,8 @@ from tests.warehouse_tables import differences, warehouse_tables
 pytestmark = pytest.mark.slow
 
 # A handful in `make test`; `make fault-sweep` sets many more.
-KILL_POINTS = int(os.environ.get("CROSSCHECK_FAULT_POINTS", "3"))
-REPORT = os.environ.get("CROSSCHECK_FAULT_REPORT")  # path prefix for the sweep's results
+KILL_POINTS = int(os.environ.get("CROSSCHECK_TEST_FAULT_POINTS", "3"))
+REPORT = os.environ.get("CROSSCHECK_TEST_FAULT_REPORT")  # path prefix for the sweep's results
 ENV = {
     "CROSSCHECK_PII_KEY": "test-only-pii-key",
     "CROSSCHECK_LANDING_SETTLE_SECONDS": "0",  # the files were written long before

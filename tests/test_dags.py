@@ -32,8 +32,7 @@ def dagbag(airflow_db):
 
 def test_dag_folder_imports_without_errors(dagbag):
     assert dagbag.import_errors == {}
-    expected = {f"ingest_{s}" for s in load_specs()} | {"crosscheck"}
-    assert set(dagbag.dag_ids) == expected
+    assert set(dagbag.dag_ids) == {"crosscheck"}
 
 
 def test_dags_follow_the_house_style(dagbag):
@@ -45,16 +44,21 @@ def test_dags_follow_the_house_style(dagbag):
         assert all(t.retries >= 1 for t in dag.tasks), dag_id
 
 
-def test_crosscheck_is_scheduled_on_every_staging_asset(dagbag):
-    condition = dagbag.get_dag("crosscheck").timetable.asset_condition
-    names = {a.name for a in condition.objects}
-    assert names == {f"stg_{s}" for s in load_specs()}
-    hukou = dagbag.get_dag("ingest_gongan_hukou")
-    outlets = {o.name for t in hukou.tasks for o in t.outlets}
-    assert outlets == {"stg_gongan_hukou"}
+def test_one_wave_per_run_loads_then_cross_checks_once(dagbag):
+    dag = dagbag.get_dag("crosscheck")
+    assert dag.max_active_runs == 1
+    assert type(dag.timetable).__name__ == "ContinuousTimetable"
+    order = {t.task_id: sorted(t.downstream_task_ids) for t in dag.tasks}
+    assert order == {
+        "landing_wave": ["load_source"],
+        "load_source": ["cross_check"],
+        "cross_check": [],
+    }
+    assert dag.get_task("landing_wave").mode == "reschedule"  # no worker slot while waiting
+    assert dag.get_task("cross_check").trigger_rule == "all_done"  # a rejected file ≠ no list
 
 
-def test_ingest_and_crosscheck_dags_load_the_warehouse(dagbag, demo_city, tmp_path, monkeypatch):
+def test_the_dag_loads_the_warehouse_as_the_cli_does(dagbag, demo_city, tmp_path, monkeypatch):
     from airflow.utils.state import DagRunState
 
     url = f"sqlite:///{tmp_path / 'warehouse.db'}"
@@ -68,11 +72,12 @@ def test_ingest_and_crosscheck_dags_load_the_warehouse(dagbag, demo_city, tmp_pa
     engine = create_engine(url)
     deploy_warehouse(engine)  # the deploy step (`crosscheck db upgrade`): tasks never migrate
     engine.dispose()
-    for source_id in load_specs():
-        run = dagbag.get_dag(f"ingest_{source_id}").test(run_conf={"as_of": AS_OF})
-        assert run.state == DagRunState.SUCCESS, source_id
     run = dagbag.get_dag("crosscheck").test(run_conf={"as_of": AS_OF})
     assert run.state == DagRunState.SUCCESS
+    states = {(ti.task_id, ti.map_index): ti.state for ti in run.get_task_instances()}
+    # One mapped load per source (all have files), one cross-check.
+    assert sum(1 for task_id, _ in states if task_id == "load_source") == len(load_specs())
+    assert states[("cross_check", -1)] == "success"
 
     from warehouse.models import LoadAudit, MonitoringList, RecordLink
 
@@ -118,10 +123,9 @@ def test_ingest_and_crosscheck_dags_load_the_warehouse(dagbag, demo_city, tmp_pa
     assert differences(airflow_tables, cli_tables) == {}
     assert len(cli_tables["run_log"]) == 1 and len(cli_tables["household_case"]) > 0
 
-    # A second ingest run finds nothing new: no Asset event, nothing loaded.
-    again = dagbag.get_dag("ingest_gongan_hukou").test()
-    assert again.state == DagRunState.SUCCESS
+    # Nothing is left for the next run: its sensor waits for the next wave.
+    from crosscheck.steps import cross_check_due
+
     engine = create_engine(url)
-    with engine.connect() as conn:
-        assert conn.execute(select(func.count()).select_from(LoadAudit)).scalar_one() == files
+    assert not cross_check_due(engine, dt.date.fromisoformat(AS_OF))
     engine.dispose()

@@ -286,3 +286,39 @@ def test_a_late_older_register_snapshot_never_overwrites_a_newer_one(tmp_path, w
     assert _register_status(engine) == ("注销", "2026-12-01")
     # Without the December confirmation this file would have won (11-20 > 11-01).
     engine.dispose()
+
+
+def test_an_identity_keeps_its_best_status_whatever_order_files_come_in(warehouse_url):
+    """A person with a 15-digit ID in one source and the 18-digit one in another: the
+    restricted identity row is the same whichever source loads first (parallel loads)."""
+    from matching.identity import ID_STATUS_ORDER
+    from warehouse.db import connect, ensure_schema, insert_keep_best
+    from warehouse.models import PiiIdentity
+
+    old = pd.DataFrame(
+        {"person_key": ["p1", "p2"], "id_number": ["A", "B"], "id_status": ["repaired_15"] * 2}
+    )
+    new = pd.DataFrame(
+        {"person_key": ["p1", "p3"], "id_number": ["A", "C"], "id_status": ["valid", "mangled"]}
+    )
+    results = []
+    for first, second in ((old, new), (new, old)):
+        engine = connect(warehouse_url)
+        ensure_schema(engine)
+        with engine.begin() as conn:
+            conn.execute(PiiIdentity.__table__.delete())
+            for frame in (first, second):
+                insert_keep_best(
+                    conn, PiiIdentity.__table__, frame, column="id_status", order=ID_STATUS_ORDER
+                )
+            results.append(sorted(map(tuple, conn.execute(PiiIdentity.__table__.select()).all())))
+        engine.dispose()
+    assert (
+        results[0]
+        == results[1]
+        == [
+            ("p1", "A", "valid"),
+            ("p2", "B", "repaired_15"),
+            ("p3", "C", "mangled"),
+        ]
+    )

@@ -29,6 +29,7 @@ __all__ = [
     "check_writable",
     "connect",
     "ensure_schema",
+    "insert_keep_best",
     "read_frame",
     "run_lock",
     "upsert_rows",
@@ -200,6 +201,43 @@ def insert_ignore(conn: Connection, table: Table, frame: pd.DataFrame) -> None:
         conn.execute(text(f'DROP TABLE "{tmp}"'))
     else:
         _sqlite_insert(conn, table, frame, "INSERT OR IGNORE")
+
+
+def insert_keep_best(
+    conn: Connection, table: Table, frame: pd.DataFrame, *, column: str, order: list[str]
+) -> None:
+    """Insert rows of new keys; a known key's row is replaced only by one whose ``column``
+    ranks better (earlier in ``order``). The kept row is the best one seen, whatever the
+    order rows arrive in (files loaded in parallel, in another order, after a crash)."""
+    if frame.empty:
+        return
+    frame = frame.sort_values([c.name for c in table.primary_key])
+    cols = ", ".join(f'"{c}"' for c in frame.columns)
+    keys = ", ".join(f'"{c.name}"' for c in table.primary_key)
+    updates = ", ".join(f'"{c}" = excluded."{c}"' for c in frame.columns)
+    ranks = " ".join(f"WHEN '{value}' THEN {rank}" for rank, value in enumerate(order))
+
+    def rank(of: str) -> str:
+        return f'(CASE {of}."{column}" {ranks} ELSE {len(order)} END)'
+
+    merge = (
+        f"ON CONFLICT ({keys}) DO UPDATE SET {updates} "
+        f"WHERE {rank('excluded')} < {rank(chr(34) + table.name + chr(34))}"
+    )
+    if conn.dialect.name == "postgresql":
+        tmp = f"tmp_{table.name}"
+        conn.execute(text(f'CREATE TEMP TABLE "{tmp}" (LIKE "{table.name}") ON COMMIT DROP'))
+        _copy_postgres(conn, tmp, frame)
+        conn.execute(
+            text(f'INSERT INTO "{table.name}" ({cols}) SELECT {cols} FROM "{tmp}" {merge}')
+        )
+        conn.execute(text(f'DROP TABLE "{tmp}"'))
+    else:
+        marks = ", ".join("?" for _ in frame.columns)
+        conn.exec_driver_sql(
+            f'INSERT INTO "{table.name}" ({cols}) VALUES ({marks}) {merge}',
+            _sqlite_rows(frame, table),
+        )
 
 
 @dataclass(frozen=True)

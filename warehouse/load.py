@@ -24,9 +24,9 @@ from connectors.canonical import CanonicalBatch
 from connectors.landing import LandedFile
 from connectors.spec import SourceSpec, file_period
 from matching import normalize as nz
-from matching.identity import EXACT_STATUSES, resolve_identity
+from matching.identity import EXACT_STATUSES, ID_STATUS_ORDER, resolve_identity
 from privacy import redact_ids
-from warehouse.db import bulk_insert, insert_ignore, upsert_rows
+from warehouse.db import bulk_insert, insert_keep_best, upsert_rows
 from warehouse.models import LoadAudit, PiiIdentity, Quarantine, ValidationResult, staging_table
 
 __all__ = [
@@ -343,7 +343,11 @@ def _load_transaction(
                 # skipped), so it needs no per-row knowledge of which rows were written.
                 pii = ident.loc[kept.index, ["person_key", "id_number", "id_status"]]
                 pii = pii.dropna(subset=["person_key"]).drop_duplicates("person_key")
-                insert_ignore(conn, PiiIdentity.__table__, pii)
+                # A person seen with a 15-digit ID in one source and the 18-digit one in
+                # another keeps the best status, whichever file came first.
+                insert_keep_best(
+                    conn, PiiIdentity.__table__, pii, column="id_status", order=ID_STATUS_ORDER
+                )
             result.rows_loaded = counts.inserted + counts.updated
             result.rows_corrected = counts.updated
             result.rows_stale = counts.stale
