@@ -10,7 +10,8 @@
 #
 # Settings (environment, with local defaults): AIRFLOW_HOME (var/airflow), PG (PostgreSQL
 # admin URL), AIRFLOW_DB, WAREHOUSE_DB, REDIS_URL, API_PORT, CROSSCHECK_LANDING_DIR,
-# CROSSCHECK_REPORTS_DIR, CROSSCHECK_PII_KEY. Across machines: every worker needs the same
+# CROSSCHECK_REPORTS_DIR, CROSSCHECK_PII_KEY, CROSSCHECK_POLL_SECONDS,
+# CROSSCHECK_LANDING_SETTLE_SECONDS. Across machines: every worker needs the same
 # landing storage, the warehouse and broker URLs and the PII key (see README, Airflow).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -46,6 +47,8 @@ export AIRFLOW__DATABASE__SQL_ALCHEMY_CONN_ASYNC='${PG/+psycopg/+psycopg_async}/
 export AIRFLOW__CELERY__BROKER_URL='$REDIS_URL'
 export AIRFLOW__CELERY__RESULT_BACKEND='db+${PG/+psycopg/+psycopg}/$AIRFLOW_DB'
 export AIRFLOW__CELERY__WORKER_CONCURRENCY=2
+# Workers import the pipeline once; each forked task starts warm (ops/celery_config.py).
+export AIRFLOW__CELERY__CELERY_CONFIG_OPTIONS=ops.celery_config.CELERY_CONFIG
 export AIRFLOW__API__HOST=127.0.0.1
 export AIRFLOW__API__PORT=$API_PORT
 export AIRFLOW__API__BASE_URL='http://127.0.0.1:$API_PORT'
@@ -61,6 +64,8 @@ export AIRFLOW__WORKERS__EXECUTION_API_RETRIES=10
 export CROSSCHECK_WAREHOUSE_URL='${CROSSCHECK_WAREHOUSE_URL:-$PG/$WAREHOUSE_DB}'
 export CROSSCHECK_LANDING_DIR='${CROSSCHECK_LANDING_DIR:-$ROOT/var/landing}'
 export CROSSCHECK_REPORTS_DIR='${CROSSCHECK_REPORTS_DIR:-$ROOT/var/reports}'
+export CROSSCHECK_POLL_SECONDS='${CROSSCHECK_POLL_SECONDS:-60}'
+export CROSSCHECK_LANDING_SETTLE_SECONDS='${CROSSCHECK_LANDING_SETTLE_SECONDS:-2}'
 ENV
   if [ -n "${CROSSCHECK_PII_KEY:-}" ]; then
     echo "export CROSSCHECK_PII_KEY='$CROSSCHECK_PII_KEY'" >> "$AIRFLOW_HOME/env.sh"
