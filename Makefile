@@ -10,7 +10,7 @@ AS_OF ?= 2026-11-30
 WAREHOUSE ?= sqlite:///var/warehouse.db
 
 .DEFAULT_GOAL := help
-.PHONY: help run test lint format bench bench-match bench-scale report-screenshot docs lock clean airflow-up airflow-down
+.PHONY: help run test lint format bench bench-match bench-scale report-screenshot docs lock clean airflow-up airflow-down bench-airflow fault-sweep
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN{FS=":.*## "}{printf "  make %-10s %s\n",$$1,$$2}'
@@ -46,6 +46,13 @@ bench-match: $(STAMP) ## linkage benchmark: demo city + FEBRL4 vs Splink; var/be
 
 bench-scale: $(STAMP) ## linkage at scale: 1M records vs 1.2M persons (~5 min); var/bench/match_scale.{json,md}
 	$(BIN)/python -m benchmarks.match_scale --out var/bench
+
+bench-airflow: $(STAMP) ## a 500-household city under Celery, drop to green vs the CLI; var/bench/airflow.{json,md}
+	$(BIN)/python -m benchmarks.airflow --out var/bench --households $${HOUSEHOLDS_AIRFLOW:-500}
+
+fault-sweep: $(STAMP) ## SIGKILL at 24 points per backend, rerun, compare; var/bench/fault_sweep_*.{json,md}
+	CROSSCHECK_TEST_FAULT_POINTS=24 CROSSCHECK_TEST_FAULT_REPORT=var/bench/fault_sweep \
+	  $(BIN)/python -m pytest -q tests/test_crash_safety.py -k killed_anywhere
 
 airflow-up: $(STAMP) ## local CeleryExecutor deployment (Redis, PostgreSQL, 2 workers, UI on 127.0.0.1:8080)
 	ops/airflow-local.sh up
