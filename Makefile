@@ -41,8 +41,8 @@ bench: $(STAMP) ## pipeline (SQLite) and load-vs-COPY (PostgreSQL at BENCH_PG) b
 	$(BIN)/python -m benchmarks.pipeline --out var/bench
 	$(BIN)/python -m benchmarks.load --out var/bench --pg-admin $(BENCH_PG)
 
-bench-match: $(STAMP) ## linkage benchmark: demo city + FEBRL4 vs Splink; var/bench/match.{json,md}
-	$(BIN)/python -m benchmarks.match --out var/bench
+bench-match: $(STAMP) ## linkage: demo city (HOUSEHOLDS) + FEBRL link and dedupe vs Splink, medians of 3; var/bench/match.{json,md}
+	$(BIN)/python -m benchmarks.match --out var/bench --households $(HOUSEHOLDS)
 
 bench-scale: $(STAMP) ## linkage at scale: 1M records vs 1.2M persons (~5 min); var/bench/match_scale.{json,md}
 	$(BIN)/python -m benchmarks.match_scale --out var/bench
