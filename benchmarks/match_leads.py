@@ -23,37 +23,17 @@ import sys
 import time
 from pathlib import Path
 
-import pandas as pd
-
-__all__ = ["evaluate", "main", "run"]
-
-LINKED = ("exact_id", "exact_name_place", "probabilistic", "review_confirmed")
-
-
-def evaluate(links: pd.DataFrame, truth: pd.DataFrame) -> dict:
-    """Counts and shares of right, review, wrong and unlinked leads (household grain)."""
-    ev = links.merge(truth[["record_key", "true_household", "corruptions"]], on="record_key")
-    linked = ev["method"].isin(LINKED)
-    right = linked & ev["household_no"].astype("string").eq(ev["true_household"]).fillna(False)
-    out = {
-        "leads": len(ev),
-        "right": int(right.sum()),
-        "review": int(ev["method"].eq("review").sum()),
-        "wrong": int((linked & ~right).sum()),
-        "unlinked": int(ev["method"].eq("unlinked").sum()),
-    }
-    out["right_share"] = round(out["right"] / max(len(ev), 1), 5)
-    typo = ev["corruptions"].str.contains("name_typo")
-    out["typo_leads"] = int(typo.sum())
-    out["typo_right"] = int((right & typo).sum())
-    out["typo_review"] = int((ev["method"].eq("review") & typo).sum())
-    out["by_method"] = ev["method"].value_counts().sort_index().to_dict()
-    return out
+__all__ = ["main", "run"]
 
 
 def run(households: int, seed: int, visits: int, declarations: int) -> dict:
     from connectors.spec import load_specs
-    from demo.scale import generate_leads, normalised_records, register_persons_frame
+    from demo.scale import (
+        generate_leads,
+        lead_outcomes,
+        normalised_records,
+        register_persons_frame,
+    )
     from matching.comparators import settings_expressions, with_expressions
     from matching.linker import link_records
     from matching.settings import load_settings
@@ -81,7 +61,7 @@ def run(households: int, seed: int, visits: int, declarations: int) -> dict:
             settings=settings,
         )
         seconds = time.perf_counter() - t0
-        result[source_id] = evaluate(linked.links, raw) | {
+        result[source_id] = lead_outcomes(linked.links, raw) | {
             "link_s": round(seconds, 2),
             "load_avg": " ".join(f"{x:.2f}" for x in os.getloadavg()),
         }

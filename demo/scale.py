@@ -403,6 +403,31 @@ def generate_leads(
     return register, visit_frame, decl
 
 
+_LINKED = ("exact_id", "exact_name_place", "probabilistic", "review_confirmed")
+
+
+def lead_outcomes(links: pd.DataFrame, truth: pd.DataFrame) -> dict:
+    """Leads (``link_records``' links of a ``generate_leads`` extract) right, in review,
+    wrong and unlinked, by household: right when linked to its true household."""
+    ev = links.merge(truth[["record_key", "true_household", "corruptions"]], on="record_key")
+    linked = ev["method"].isin(_LINKED)
+    right = linked & ev["household_no"].astype("string").eq(ev["true_household"]).fillna(False)
+    out = {
+        "leads": len(ev),
+        "right": int(right.sum()),
+        "review": int(ev["method"].eq("review").sum()),
+        "wrong": int((linked & ~right).sum()),
+        "unlinked": int(ev["method"].eq("unlinked").sum()),
+    }
+    out["right_share"] = round(out["right"] / max(len(ev), 1), 5)
+    typo = ev["corruptions"].str.contains("name_typo")
+    out["typo_leads"] = int(typo.sum())
+    out["typo_right"] = int((right & typo).sum())
+    out["typo_review"] = int((ev["method"].eq("review") & typo).sum())
+    out["by_method"] = ev["method"].value_counts().sort_index().to_dict()
+    return out
+
+
 def _join(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     both = (a != "") & (b != "")
     return np.where(both, a + ";" + b, a + b).astype(object)

@@ -8,8 +8,12 @@ import functools
 import pandas as pd
 import pytest
 
-from benchmarks.match_leads import evaluate
-from demo.scale import generate_leads, normalised_records, register_persons_frame
+from demo.scale import (
+    generate_leads,
+    lead_outcomes,
+    normalised_records,
+    register_persons_frame,
+)
 from matching.linker import link_records
 from matching.settings import load_settings
 
@@ -142,7 +146,7 @@ def test_generated_leads_right_or_in_review_none_wrong(city, source_id, links_by
     result = link_records(
         records, persons, source_id=source_id, links_by=links_by, settings=SETTINGS
     )
-    got = evaluate(result.links, raw)
+    got = lead_outcomes(result.links, raw)
     assert {k: got[k] for k in ("right", "review", "wrong", "unlinked")} == expected | {
         "wrong": 0,
         "unlinked": 0,
