@@ -8,6 +8,7 @@ such as ``pinyin(name_norm)``, ``substr(id_number,0,14)``, ``surname(name_norm)`
 
 from __future__ import annotations
 
+import functools
 from dataclasses import asdict, field
 from pathlib import Path
 from typing import Any
@@ -378,8 +379,22 @@ def _level_dict(lv: Level) -> dict[str, Any]:
 
 
 def load_settings(name_or_path: str | Path) -> LinkSettings:
-    """Settings from a YAML path, or by name from matching/settings/ ('department')."""
+    """Settings from a YAML path, or by name from matching/settings/ ('department').
+
+    Parsed once per file version (path, size, modification time): a run links twenty
+    sources with the same settings, and each parse and validation costs ~40 ms. The
+    settings are frozen, so sharing one object is safe.
+    """
     path = Path(name_or_path)
     if not path.suffix:
         path = SETTINGS_DIR / f"{name_or_path}.yaml"
+    try:
+        stat = path.stat()
+    except OSError:
+        return LinkSettings.from_yaml(path)  # says which file is missing
+    return _load_settings(path.resolve(), stat.st_size, stat.st_mtime_ns)
+
+
+@functools.lru_cache(maxsize=32)
+def _load_settings(path: Path, size: int, mtime_ns: int) -> LinkSettings:
     return LinkSettings.from_yaml(path)
