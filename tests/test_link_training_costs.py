@@ -92,3 +92,17 @@ def test_stage_timings_of_a_link_job(tmp_path):
     # The same pairs as link_frames on the frames themselves.
     direct = link_frames(pd.read_csv(a, dtype=str), pd.read_csv(b, dtype=str), SETTINGS)
     assert direct.pairs[["left_row", "right_row"]].values.tolist() == [[0, 0]]
+
+
+def test_pinyin_of_a_name_is_read_once_per_process(monkeypatch):
+    from matching import normalize as nz
+
+    monkeypatch.setattr(nz, "_PINYIN_SEEN", {})
+    calls = []
+    real = nz._pinyin_distinct
+    monkeypatch.setattr(nz, "_pinyin_distinct", lambda d: calls.append(len(d)) or real(d))
+    first = nz.name_pinyin(pd.Series(["张伟", "单田芳"]))
+    again = nz.name_pinyin(pd.Series(["单田芳", "张伟", "吕布", None]))
+    assert first.tolist() == ["zhangwei", "shantianfang"]
+    assert again.tolist() == ["shantianfang", "zhangwei", "lvbu", pd.NA]
+    assert calls == [2, 1]  # only 吕布 was new
