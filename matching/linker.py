@@ -6,11 +6,16 @@ Order of evidence, strongest first:
    the register is someone else's, unless it ends in 000 (Excel's rounding can leave a
    fitting check character): that one goes on like any Excel-mangled ID.
 2. ``exact_name_place``: household-grain records without a trusted ID whose normalised head
-   name is unique among the active persons of the stated village (and township).
+   name is unique, by its sound (pinyin), among the active persons of the stated village
+   (and township).
 3. ``probabilistic``: a Fellegi-Sunter model (matching.probabilistic) over the rest, within
    blocks; above the accept threshold the link is taken, in the grey zone the best
    candidate goes to ``match_review`` for a person to decide (``review``); a confirmed
    decision links the record (``review_confirmed``), a rejected one is never proposed again.
+   A household-grain record names a head (the model weighs whether a candidate is one);
+   a link it would take on the name alone while another household's head of its village
+   sounds the same goes to review. Records of lead sources (settings ``extra.lead_sources``:
+   visits, declarations) with any candidate reach review rather than staying unlinked.
 4. everything else stays ``unlinked``.
 
 The probabilistic model of a source is trained on all its records, its exact-ID links
@@ -50,6 +55,7 @@ LINK_COLUMNS = [
 log = logging.getLogger(__name__)
 
 
+HEAD = "户主"
 _PINYIN = "pinyin(name_norm)"
 
 
@@ -92,8 +98,6 @@ def _name_place_links(records: pd.DataFrame, persons: pd.DataFrame) -> pd.DataFr
     by_member = _unique_name_place(rest, active, keys)
     return pd.concat([by_head, by_member], ignore_index=True)
 
-
-HEAD = "户主"
 
 # Excel keeps 15 significant digits: the last three become "000". One such ID in eleven
 # still has a fitting check character and passes as valid.
@@ -213,8 +217,7 @@ def _sound_alike_heads_to_review(
     if not accepted.any() or "village" not in records.columns:
         return found
     place = [c for c in ("township", "village") if c in records.columns]
-    no_id = records["id_number"].isna() if "id_number" in records else True
-    rec = records.loc[no_id, ["record_key", "name_norm", *place]]
+    rec = records.loc[records["id_number"].isna(), ["record_key", "name_norm", *place]]
     rec = rec.assign(**{_PINYIN: derive(rec, _PINYIN)}).dropna(subset=[_PINYIN, *place])
     heads = persons[persons["relation"].eq(HEAD) & persons["status"].fillna("正常").ne("注销")]
     heads = heads.assign(**{_PINYIN: derive(heads, _PINYIN)})
