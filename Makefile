@@ -10,7 +10,7 @@ AS_OF ?= 2026-11-30
 WAREHOUSE ?= sqlite:///var/warehouse.db
 
 .DEFAULT_GOAL := help
-.PHONY: help run test lint format bench bench-match bench-scale report-screenshot docs lock clean airflow-up airflow-down bench-airflow fault-sweep
+.PHONY: help run test lint format bench bench-match bench-leads bench-scale report-screenshot docs lock clean airflow-up airflow-down bench-airflow fault-sweep
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN{FS=":.*## "}{printf "  make %-10s %s\n",$$1,$$2}'
@@ -41,8 +41,11 @@ bench: $(STAMP) ## pipeline (SQLite) and load-vs-COPY (PostgreSQL at BENCH_PG) b
 	$(BIN)/python -m benchmarks.pipeline --out var/bench
 	$(BIN)/python -m benchmarks.load --out var/bench --pg-admin $(BENCH_PG)
 
-bench-match: $(STAMP) ## linkage benchmark: demo city + FEBRL4 vs Splink; var/bench/match.{json,md}
-	$(BIN)/python -m benchmarks.match --out var/bench
+bench-match: $(STAMP) ## linkage: demo city (HOUSEHOLDS) + FEBRL link and dedupe vs Splink, medians of 3; var/bench/match.{json,md}
+	$(BIN)/python -m benchmarks.match --out var/bench --households $(HOUSEHOLDS)
+
+bench-leads: $(STAMP) ## visit and declaration leads vs a 100,000-household register (~1 min); var/bench/match_leads.{json,md}
+	$(BIN)/python -m benchmarks.match_leads --out var/bench --households 100000
 
 bench-scale: $(STAMP) ## linkage at scale: 1M records vs 1.2M persons (~5 min); var/bench/match_scale.{json,md}
 	$(BIN)/python -m benchmarks.match_scale --out var/bench

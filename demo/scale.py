@@ -309,6 +309,125 @@ def generate(persons: int, records: int, seed: int) -> tuple[pd.DataFrame, pd.Da
     )
 
 
+# The demo's name quirks on lead sources (demo/sources.py): a cadre hears the head's name
+# (8% typos), an applicant types it (3%).
+VISIT_NAME_QUIRKS = {"name_traditional": 0.01, "name_typo": 0.08, "name_space": 0.01}
+DECLARATION_NAME_QUIRKS = {"name_traditional": 0.0, "name_typo": 0.03, "name_space": 0.01}
+DECLARATION_ID_GIVEN = 0.85
+
+
+def _quirky_names(
+    people: pd.DataFrame, quirks: dict[str, float], rng: np.random.Generator
+) -> tuple[np.ndarray, np.ndarray]:
+    """Names with traditional characters, a homophone or look-alike typo in one given-name
+    character, or a space inside, at the given shares; and the quirk of each."""
+    partner = _alphabet()[2]
+    names = _names(people)
+    edges = np.cumsum(list(quirks.values()))
+    code = np.searchsorted(edges, rng.random(len(people)), side="right")
+    labels = np.array([*quirks, ""], dtype=object)[code]
+    sel = code == 0
+    names[sel] = _names(people, np.flatnonzero(sel), trad=True)
+    sel = np.flatnonzero(code == 1)
+    typo = people.iloc[sel].copy()
+    second = (typo["c2"].to_numpy() >= 0) & (rng.random(len(sel)) < 0.5)
+    typo.loc[second, "c2"] = partner[typo.loc[second, "c2"].to_numpy()]
+    typo.loc[~second, "c1"] = partner[typo.loc[~second, "c1"].to_numpy()]
+    names[sel] = _names(typo)
+    sel = np.flatnonzero(code == 2)
+    spaced = pd.Series(names[sel], dtype=object)
+    names[sel] = (spaced.str.slice(0, 1) + "\u3000" + spaced.str.slice(1)).to_numpy()
+    return names, labels
+
+
+def generate_leads(
+    households: int, visits: int, declarations: int, seed: int
+) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """A register of about ``households`` households and two lead extracts naming a
+    household by its head: cadre visits (name with the demo's quirks, township, village,
+    no ID) and self-declarations (name, township, village, the head's ID for 85%, some of
+    them with a check-digit typo). Every lead's household is in the register; its
+    ``true_household`` says which."""
+    rng = np.random.default_rng(seed)
+    # Household sizes average 3.3 people (see _population).
+    pop, mat = _population(int(households * 3.3), rng)
+    ids = _strings(mat)
+    town, vill = _place_names(pop["village"].to_numpy())
+    register = pd.DataFrame(
+        {
+            "id_number": ids,
+            "household_no": np.char.mod("H%08d", pop["household"].to_numpy()).astype(object),
+            "name": _names(pop),
+            "township": town,
+            "village": vill,
+            "birth_date": pd.Series(pop["born"].to_numpy()).dt.date.to_numpy(),
+            "sex": np.where(pop["male"].to_numpy(), "男", "女").astype(object),
+            "relation": np.where(
+                pop["head"].to_numpy(), "户主", RELATIONS[np.maximum(pop["relation_code"], 0)]
+            ).astype(object),
+            "status": "正常",
+        }
+    )
+    heads = np.flatnonzero(pop["head"].to_numpy())
+
+    def extract(n: int, quirks: dict[str, float], prefix: str) -> pd.DataFrame:
+        rows = rng.choice(heads, n, replace=False)
+        people = pop.iloc[rows].reset_index(drop=True)
+        names, labels = _quirky_names(people, quirks, rng)
+        return pd.DataFrame(
+            {
+                "record_key": np.char.mod(f"{prefix}%07d", np.arange(n)).astype(object),
+                "raw_name": names,
+                "township": town[rows],
+                "village": vill[rows],
+                "raw_id": "",
+                "birth_date": None,
+                "sex": None,
+                "true_household": register["household_no"].to_numpy()[rows],
+                "corruptions": labels,
+            }
+        ), rows
+
+    visit_frame, _ = extract(visits, VISIT_NAME_QUIRKS, "V")
+    decl, rows = extract(declarations, DECLARATION_NAME_QUIRKS, "D")
+    given = rng.random(declarations) < DECLARATION_ID_GIVEN
+    decl_ids = ids[rows].copy()
+    # One in fifty given IDs with a wrong check character, as the demo's declarations.
+    bad = given & (rng.random(declarations) < 0.02)
+    decl_ids[bad] = [i[:17] + ("0" if i[17] != "0" else "1") for i in decl_ids[bad]]
+    decl["raw_id"] = np.where(given, decl_ids, "").astype(object)
+    decl["corruptions"] = _join(
+        np.where(~given, "id_blank", np.where(bad, "id_check_digit", "")).astype(object),
+        decl["corruptions"].to_numpy(),
+    )
+    return register, visit_frame, decl
+
+
+_LINKED = ("exact_id", "exact_name_place", "probabilistic", "review_confirmed")
+
+
+def lead_outcomes(links: pd.DataFrame, truth: pd.DataFrame) -> dict:
+    """Leads (``link_records``' links of a ``generate_leads`` extract) right, in review,
+    wrong and unlinked, by household: right when linked to its true household."""
+    ev = links.merge(truth[["record_key", "true_household", "corruptions"]], on="record_key")
+    linked = ev["method"].isin(_LINKED)
+    right = linked & ev["household_no"].astype("string").eq(ev["true_household"]).fillna(False)
+    out = {
+        "leads": len(ev),
+        "right": int(right.sum()),
+        "review": int(ev["method"].eq("review").sum()),
+        "wrong": int((linked & ~right).sum()),
+        "unlinked": int(ev["method"].eq("unlinked").sum()),
+    }
+    out["right_share"] = round(out["right"] / max(len(ev), 1), 5)
+    typo = ev["corruptions"].str.contains("name_typo")
+    out["typo_leads"] = int(typo.sum())
+    out["typo_right"] = int((right & typo).sum())
+    out["typo_review"] = int((ev["method"].eq("review") & typo).sum())
+    out["by_method"] = ev["method"].value_counts().sort_index().to_dict()
+    return out
+
+
 def _join(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     both = (a != "") & (b != "")
     return np.where(both, a + ";" + b, a + b).astype(object)

@@ -107,8 +107,9 @@ def derive(frame: pd.DataFrame, expr: str) -> pd.Series:
     return fn(derive(frame, args[0]), *args[1:]).set_axis(frame.index)
 
 
-def settings_expressions(settings: LinkSettings) -> list[str]:
-    """Every derived expression a linkage evaluates (blocking keys, comparisons, levels)."""
+def settings_expressions(settings: LinkSettings, derived_only: bool = True) -> list[str]:
+    """Every derived expression a linkage evaluates (blocking keys, comparisons, levels);
+    with ``derived_only=False`` the plain columns it reads too."""
     found: list[str] = [k for rule in settings.blocking_rules for k in rule.keys]
     for comp in settings.comparisons:
         found += comp.columns
@@ -123,7 +124,7 @@ def settings_expressions(settings: LinkSettings) -> list[str]:
                     found.append(f"substr({c},0,{int(level.threshold or 1)})")
                 elif level.kind in ("day_month_swap", "year_off", "days_within"):
                     found.append(f"date({c})")
-    return [e for e in dict.fromkeys(found) if _parse(e)[0] is not None]
+    return [e for e in dict.fromkeys(found) if not derived_only or _parse(e)[0] is not None]
 
 
 def with_expressions(frame: pd.DataFrame, expressions: list[str]) -> pd.DataFrame:

@@ -6,11 +6,16 @@ Order of evidence, strongest first:
    the register is someone else's, unless it ends in 000 (Excel's rounding can leave a
    fitting check character): that one goes on like any Excel-mangled ID.
 2. ``exact_name_place``: household-grain records without a trusted ID whose normalised head
-   name is unique among the active persons of the stated village (and township).
+   name is unique, by its sound (pinyin), among the active persons of the stated village
+   (and township).
 3. ``probabilistic``: a Fellegi-Sunter model (matching.probabilistic) over the rest, within
    blocks; above the accept threshold the link is taken, in the grey zone the best
    candidate goes to ``match_review`` for a person to decide (``review``); a confirmed
    decision links the record (``review_confirmed``), a rejected one is never proposed again.
+   A household-grain record names a head (the model weighs whether a candidate is one);
+   a link it would take on the name alone while another household's head of its village
+   sounds the same goes to review. Records of lead sources (settings ``extra.lead_sources``:
+   visits, declarations) with any candidate reach review rather than staying unlinked.
 4. everything else stays ``unlinked``.
 
 The probabilistic model of a source is trained on all its records, its exact-ID links
@@ -21,6 +26,7 @@ links, the review queue and the trained model (``warehouse.link_models``).
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import time
 from dataclasses import dataclass, field
@@ -49,10 +55,19 @@ LINK_COLUMNS = [
 log = logging.getLogger(__name__)
 
 
+HEAD = "户主"
+_PINYIN = "pinyin(name_norm)"
+
+
 def _unique_name_place(
     records: pd.DataFrame, people: pd.DataFrame, keys: list[str]
 ) -> pd.DataFrame:
-    unique = people.dropna(subset=keys).drop_duplicates(keys, keep=False)
+    # Unique by the name's sound, not its spelling: a misheard 张敏 must not be taken for
+    # the village's only 张敏 while its head 张民 sounds the same (such records go on to
+    # the model, which weighs the head and the other evidence, or to review).
+    people = people.assign(**{_PINYIN: derive(people, _PINYIN)})
+    sound = [_PINYIN if k == "name_norm" else k for k in keys]
+    unique = people.dropna(subset=[*keys, _PINYIN]).drop_duplicates(sound, keep=False)
     stated = [c for c in ("birth_date", "sex") if c in records.columns and c in people.columns]
     found = records.dropna(subset=keys).merge(
         unique[[*keys, "person_key", "household_no", *stated]],
@@ -78,7 +93,7 @@ def _name_place_links(records: pd.DataFrame, persons: pd.DataFrame) -> pd.DataFr
     if "village" not in keys:
         return records.iloc[0:0]
     active = persons[persons["status"].fillna("正常") != "注销"]
-    by_head = _unique_name_place(records, active[active["relation"].eq("户主")], keys)
+    by_head = _unique_name_place(records, active[active["relation"].eq(HEAD)], keys)
     rest = records[~records["record_key"].isin(set(by_head["record_key"]))]
     by_member = _unique_name_place(rest, active, keys)
     return pd.concat([by_head, by_member], ignore_index=True)
@@ -125,6 +140,9 @@ def link_records(
     t0 = time.perf_counter()
     # Joins, not isin/map against the register: those are slow on Arrow-backed strings.
     records = records.merge(persons[["person_key", "household_no"]], on="person_key", how="left")
+    if links_by in ("head", "name_place"):
+        # A household-grain record names the household's head (the model weighs it).
+        records["relation"] = HEAD
     exact_id = records["id_status"].isin(EXACT_STATUSES).to_numpy()
     trusted = exact_id & records["household_no"].notna().to_numpy()
     out = pd.DataFrame(
@@ -169,14 +187,46 @@ def link_records(
             frame, link, trained = _training_frame(records, trusted), unlinked, True
         else:
             frame, link = records[unlinked].drop(columns="person_key"), None
+        lead = source_id in settings.extra.get("lead_sources", ())
         found, result = link_to_register(
-            frame.drop(columns="household_no"), persons, settings, model, link, "person_key"
+            frame.drop(columns="household_no"),
+            persons,
+            # A lead is a family in hardship: its best candidate waits for a person
+            # however weak, rather than the lead staying unlinked unseen.
+            dataclasses.replace(settings, review_threshold=0.0) if lead else settings,
+            model,
+            link,
+            "person_key",
         )
+        if links_by in ("head", "name_place"):
+            found = _sound_alike_heads_to_review(found, records, persons)
         model = result.model
         review = _decide(source_id, out, found, decisions)
         stats["probabilistic_s"] = round(time.perf_counter() - t0, 3)
         stats["probabilistic"] = result.stats
     return SourceLinks(out, review, model, trained, stats)
+
+
+def _sound_alike_heads_to_review(
+    found: pd.DataFrame, records: pd.DataFrame, persons: pd.DataFrame
+) -> pd.DataFrame:
+    """Accepted household links made on a name alone go to review when another household
+    of the record's village has a head whose name sounds the same: a name heard or typed
+    cannot tell 宋君 from 宋军, whatever the spellings' frequencies say."""
+    accepted = found["decision"].eq("accepted")
+    if not accepted.any() or "village" not in records.columns:
+        return found
+    place = [c for c in ("township", "village") if c in records.columns]
+    rec = records.loc[records["id_number"].isna(), ["record_key", "name_norm", *place]]
+    rec = rec.assign(**{_PINYIN: derive(rec, _PINYIN)}).dropna(subset=[_PINYIN, *place])
+    heads = persons[persons["relation"].eq(HEAD) & persons["status"].fillna("正常").ne("注销")]
+    heads = heads.assign(**{_PINYIN: derive(heads, _PINYIN)})
+    sounds = rec.merge(heads[[_PINYIN, *place, "household_no"]], on=[_PINYIN, *place])
+    households = sounds.groupby("record_key")["household_no"].nunique()
+    ambiguous = set(households.index[households >= 2])
+    found = found.copy()
+    found.loc[accepted & found["record_key"].isin(ambiguous), "decision"] = "review"
+    return found
 
 
 def _training_frame(records: pd.DataFrame, trusted: np.ndarray) -> pd.DataFrame:

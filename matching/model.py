@@ -1,5 +1,8 @@
 """Fellegi-Sunter model: u from random pairs, m by EM or from labelled pairs, TF adjustment.
 
+u is estimated from as many random pairs as a stated error bound needs (``u_sample_size``),
+and a comparison's exact-agreement level from value counts, exactly (``estimate_u``).
+
 A pair's comparison vector is one level index per comparison (0 = 'null', neutral). Its
 match weight is log2(prior odds) + sum of log2(m/u) of its levels, plus term-frequency
 adjustments log2(u_avg / tf(value)) where a level asks for them (a shared 王伟 is weaker
@@ -15,10 +18,21 @@ import numpy as np
 
 from matching.settings import Comparison
 
-__all__ = ["FellegiSunter", "pattern_counts"]
+__all__ = ["U_CONFIDENCE_Z", "FellegiSunter", "pattern_counts", "u_sample_size"]
 
 _EPS = 1e-9
 _TF_CLIP = 10.0  # bits: one common or rare value never outweighs the rest of the record
+U_CONFIDENCE_Z = 1.959964  # 95%, two-sided
+
+
+def u_sample_size(relative_error: float, min_share: float, available: int, cap: int) -> int:
+    """Random pairs for u: every level share p >= ``min_share`` within ``relative_error``
+    of its value at 95% confidence (normal approximation of a binomial share: n =
+    z^2 (1 - p) / (relative_error^2 p)); never more than ``cap`` nor than the ``available``
+    pairs of the job (then every pair is compared once and u has no sampling error)."""
+    p = min_share
+    bound = int(np.ceil(U_CONFIDENCE_Z**2 * (1 - p) / (relative_error**2 * p)))
+    return int(max(0, min(bound, cap, available)))
 
 
 def pattern_counts(gamma: np.ndarray, sizes: list[int]) -> tuple[np.ndarray, np.ndarray]:
@@ -62,15 +76,26 @@ class FellegiSunter:
 
     # ------------------------------------------------------------------ training
 
-    def estimate_u(self, gamma: np.ndarray) -> None:
-        """u = level shares among random pairs (almost all non-matches); null excluded."""
+    def estimate_u(self, gamma: np.ndarray, exact: dict[int, float] | None = None) -> None:
+        """u = level shares among random pairs (almost all non-matches); null excluded.
+
+        ``exact`` maps a comparison to the share of its first level counted exactly over all
+        non-null pairs (value counts, see ``probabilistic``): that level takes it, the other
+        levels share the rest in their sampled proportions.
+        """
+        exact = exact or {}
         for k, size in enumerate(self.sizes):
             counts = np.bincount(gamma[:, k], minlength=size).astype(np.float64)
             counts[0] = 0.0
             # Half a pair for levels never seen: agreement on a rare key is strong evidence,
             # but not infinitely strong.
             counts[1:] += 0.5
-            self.u[k] = _normalise(counts)
+            u = _normalise(counts)
+            if k in exact and size > 2:
+                rest = u[2:].sum()
+                u[1] = exact[k]
+                u[2:] *= (1.0 - exact[k]) / rest if rest > 0 else 0.0
+            self.u[k] = u
 
     def estimate_m_labels(self, gamma: np.ndarray, is_match: np.ndarray) -> None:
         """m = level shares among known matches (pairs that share an exact, trusted ID)."""

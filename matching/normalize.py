@@ -368,8 +368,33 @@ def name_pinyin(names: pd.Series) -> pd.Series:
     """
     normalised = normalize_names(names)
     return on_distinct(
-        normalised, lambda u: pd.DataFrame({"py": _pinyin_distinct(u)}), {"py": pd.NA}
+        normalised, lambda u: pd.DataFrame({"py": _pinyin_remembered(u)}), {"py": pd.NA}
     )["py"].rename(series_name(names))
+
+
+# Pinyin of names seen before in this process: a run reads the same register names in
+# every source (a city's linking spent 5 s on pinyin, mostly of names already read).
+_PINYIN_SEEN: dict[str, str | None] = {}
+_PINYIN_SEEN_MAX = 2_000_000
+
+
+def _pinyin_remembered(distinct: pd.Series) -> pd.Series:
+    known = distinct.map(_PINYIN_SEEN.get) if _PINYIN_SEEN else distinct.map(lambda _: None)
+    todo = known.isna().to_numpy(dtype=bool)
+    out = known.astype(WORK)
+    if todo.any():
+        fresh = _pinyin_distinct(distinct[todo])
+        out[todo] = fresh
+        if len(_PINYIN_SEEN) + len(fresh) > _PINYIN_SEEN_MAX:
+            _PINYIN_SEEN.clear()
+        _PINYIN_SEEN.update(
+            zip(
+                distinct[todo].astype(str),
+                fresh.astype(object).where(fresh.notna(), None),
+                strict=True,
+            )
+        )
+    return out
 
 
 def _pinyin_distinct(distinct: pd.Series) -> pd.Series:

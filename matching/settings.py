@@ -8,6 +8,7 @@ such as ``pinyin(name_norm)``, ``substr(id_number,0,14)``, ``surname(name_norm)`
 
 from __future__ import annotations
 
+import functools
 from dataclasses import asdict, field
 from pathlib import Path
 from typing import Any
@@ -222,6 +223,11 @@ class LinkSettings:
     training: str = "em"
     label_column: str | None = None  # training 'labels': equal non-null values = a match
     prior: float | None = None  # starting match share among candidate pairs
+    # u from random pairs, as many as the error bound needs (see model.u_sample_size):
+    # every level with a share of at least u_min_share within u_relative_error of its
+    # value at 95% confidence; never more than u_sample_pairs, nor more than the job has.
+    u_relative_error: float = 0.2
+    u_min_share: float = 1e-3
     u_sample_pairs: int = 1_000_000
     em_max_iter: int = 50
     em_min_pairs: int = 2_000  # fewer candidate pairs: keep the m values of the settings
@@ -270,6 +276,8 @@ class LinkSettings:
         return v
 
     def __post_init__(self) -> None:
+        if not (0 < self.u_relative_error < 1 and 0 < self.u_min_share < 1):
+            raise ValueError("need 0 < u_relative_error < 1 and 0 < u_min_share < 1")
         if not 0 <= self.review_threshold <= self.accept_threshold <= 1:
             raise ValueError("need 0 <= review_threshold <= accept_threshold <= 1")
         names = {c.name: {lv.name for lv in c.levels} for c in self.comparisons}
@@ -371,8 +379,22 @@ def _level_dict(lv: Level) -> dict[str, Any]:
 
 
 def load_settings(name_or_path: str | Path) -> LinkSettings:
-    """Settings from a YAML path, or by name from matching/settings/ ('department')."""
+    """Settings from a YAML path, or by name from matching/settings/ ('department').
+
+    Parsed once per file version (path, size, modification time): a run links twenty
+    sources with the same settings, and each parse and validation costs ~40 ms. The
+    settings are frozen, so sharing one object is safe.
+    """
     path = Path(name_or_path)
     if not path.suffix:
         path = SETTINGS_DIR / f"{name_or_path}.yaml"
+    try:
+        stat = path.stat()
+    except OSError:
+        return LinkSettings.from_yaml(path)  # says which file is missing
+    return _load_settings(path.resolve(), stat.st_size, stat.st_mtime_ns)
+
+
+@functools.lru_cache(maxsize=32)
+def _load_settings(path: Path, size: int, mtime_ns: int) -> LinkSettings:
     return LinkSettings.from_yaml(path)

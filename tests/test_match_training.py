@@ -37,7 +37,15 @@ def test_exact_id_links_train_m_and_the_id_comparison_keeps_its_settings(city):
     stats = result.stats["probabilistic"]
     assert result.trained and stats["trained_by"] == "labels"
     assert stats["labelled_matches"] >= 50
-    assert set(stats["m_from_labels"]) == {"name", "birth_date", "sex", "address"}
+    # links_by head: the records name a household's head, and the labels say how often
+    # the person an ID names is one.
+    assert set(stats["m_from_labels"]) == {
+        "name",
+        "birth_date",
+        "sex",
+        "address",
+        "head_of_household",
+    }
     model = result.model
     default = FellegiSunter(settings.comparisons)
     names = [c.name for c in settings.comparisons]

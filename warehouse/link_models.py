@@ -20,7 +20,7 @@ from warehouse.models import MatchModel
 __all__ = ["REGISTER_CHANGE", "TRAINING_VERSION", "load_model", "save_model", "settings_hash"]
 
 # Bump when training changes what it would learn from the same data and settings.
-TRAINING_VERSION = "2"
+TRAINING_VERSION = "3"
 # A register grown or shrunk by more than this share has other term and value frequencies.
 REGISTER_CHANGE = 0.2
 

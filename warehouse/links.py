@@ -50,8 +50,11 @@ def link_source(
     decisions: pd.DataFrame | None = None,
     *,
     retrain: bool = False,
+    stats: dict | None = None,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """(record_link rows, review candidates) for one source; its model is stored and reused."""
+    """(record_link rows, review candidates) for one source; its model is stored and reused.
+
+    ``stats``, where given, receives the linker's counts and seconds by stage."""
     stg = staging_table(spec)
     extra = [c for c in ("township", "village", "birth_date", "sex") if spec.has(c)]
     cols = [stg.c.record_key, stg.c.person_key, stg.c.id_status, stg.c.name_norm]
@@ -91,6 +94,8 @@ def link_source(
             register_persons=len(persons),
         )
     log.info("linked %s: %s", spec.source_id, result.stats)
+    if stats is not None:
+        stats.update(result.stats)
     return result.links, result.review
 
 
