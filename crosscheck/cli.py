@@ -14,6 +14,8 @@ import sys
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+from crosscheck.console.commands import COMMANDS as CONSOLE_COMMANDS
+from crosscheck.console.commands import add_console_commands
 from crosscheck.settings import DEMO_MARKER, SettingsError, load_settings
 
 __all__ = ["main"]
@@ -85,6 +87,7 @@ def _parser() -> argparse.ArgumentParser:
         action="store_true",
         help="train every source's linkage model afresh instead of reusing the stored one",
     )
+    add_console_commands(sub)  # serve, console add-user
     return parser
 
 
@@ -330,6 +333,7 @@ def main(argv: list[str] | None = None) -> int:
             "link": _cmd_link,
             "db": _cmd_db,
             "explain": _cmd_explain,
+            **CONSOLE_COMMANDS,
         }[args.command](args)
     except SettingsError as exc:
         print(f"crosscheck: {exc}", file=sys.stderr)
