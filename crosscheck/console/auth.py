@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import Engine, delete, insert, select, update
+from sqlalchemy.exc import DBAPIError
 
 from connectors.spec import load_specs
 from crosscheck.console.config import ROLES, ConsoleConfig
@@ -114,8 +115,12 @@ def add_user(
         pg_role = f"officer_{username}"
         try:
             access.add_county_officer(engine, pg_role, county)
-        except access.AccessControlError as exc:
-            raise ConsoleError(f"无法建立数据库行级权限：{exc}") from None
+        except (access.AccessControlError, DBAPIError) as exc:
+            # No grants yet (officer_county missing): run `crosscheck db grant` first.
+            first = str(exc).splitlines()[0][:200]
+            raise ConsoleError(
+                f"无法建立数据库行级权限（请先运行 crosscheck db grant）：{first}"
+            ) from None
     values = dict(
         display_name=display_name or username,
         role=role,

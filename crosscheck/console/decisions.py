@@ -91,7 +91,7 @@ def submit_decision(
     object_type = (form.get("object_type") or "").strip()
     if decision == "认定纳入" and not object_type:
         problems.append("认定纳入须选择监测对象类型")
-    decision_id = f"WEB{now:%Y%m%d%H%M%S}{secrets.token_hex(3).upper()}"
+    decision_id = f"WEB-{now:%Y%m%d-%H%M%S}-{secrets.token_hex(3).upper()}"  # no long digit runs
     content = decision_csv(
         {
             "decision_id": decision_id,

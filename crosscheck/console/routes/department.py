@@ -175,7 +175,7 @@ def file_status(request: Request, load_id: int, session: DepartmentSession):
         session,
         load=load,
         spec=load_specs()[load.source_id],
-        status=feedback.STATUS_ZH.get(load.status, load.status),
+        outcome=feedback.STATUS_ZH.get(load.status, load.status),
         rejected_columns=list(rejected.columns),
         rejected=rejected.head(500).to_dict("records"),
         rejected_total=len(rejected),
