@@ -207,7 +207,10 @@ def test_a_session_expires_after_idle_time_and_says_so(env):
     response = c.get("/officer/list")
     assert response.headers["location"] == "/login?reason=expired"
     assert "会话已过期，请重新登录" in c.get(response.headers["location"]).text
-    assert [r.outcome for r in audit_rows(env["engine"], action="session")] == ["refused"]
+    expired = audit_rows(env["engine"], action="session")
+    assert [(r.username, r.outcome, r.detail) for r in expired] == [
+        ("li_ming", "refused", "会话已过期")
+    ]
 
 
 def test_a_session_ends_after_eight_hours_however_busy(env):

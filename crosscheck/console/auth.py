@@ -26,6 +26,7 @@ from warehouse.console_models import ConsoleSession, ConsoleUser
 
 __all__ = [
     "ConsoleError",
+    "NoSession",
     "Session",
     "User",
     "add_user",
@@ -79,6 +80,14 @@ _USER_COLUMNS = [
 class Session:
     user: User
     csrf_token: str
+
+
+@dataclass(frozen=True)
+class NoSession:
+    """Why a request has no session: 'none' (no or unknown token) or 'expired' (whose)."""
+
+    reason: str
+    username: str | None = None
 
 
 def _token_hash(token: str) -> str:
@@ -175,10 +184,10 @@ def sign_in(engine: Engine, config: ConsoleConfig, username: str, password: str)
     return token
 
 
-def open_session(engine: Engine, config: ConsoleConfig, token: str | None) -> Session | str:
-    """The session of a cookie token, or why there is none: 'none' or 'expired'."""
+def open_session(engine: Engine, config: ConsoleConfig, token: str | None) -> Session | NoSession:
+    """The session of a cookie token, or why there is none."""
     if not token:
-        return "none"
+        return NoSession("none")
     now = config.clock()
     key = _token_hash(token)
     with engine.begin() as conn:
@@ -194,11 +203,11 @@ def open_session(engine: Engine, config: ConsoleConfig, token: str | None) -> Se
             .where(ConsoleSession.token_sha256 == key)
         ).first()
         if session is None:
-            return "none"
+            return NoSession("none")
         idle_limit = session.last_seen_at + dt.timedelta(minutes=config.idle_minutes)
         if now >= session.expires_at or now >= idle_limit or not session.active:
             conn.execute(delete(ConsoleSession).where(ConsoleSession.token_sha256 == key))
-            return "expired"
+            return NoSession("expired", session.username)
         conn.execute(
             update(ConsoleSession)
             .where(ConsoleSession.token_sha256 == key)

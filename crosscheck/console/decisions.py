@@ -13,6 +13,7 @@ import datetime as dt
 import io
 import secrets
 import tempfile
+import threading
 from pathlib import Path
 
 import pandas as pd
@@ -29,6 +30,8 @@ from validation.suites import validate_batch
 __all__ = ["DECISIONS", "SOURCE_ID", "decision_csv", "submit_decision"]
 
 SOURCE_ID = "county_decisions"
+# One check at a time: the GX context behind validate_batch is shared by the process.
+_CHECK_LOCK = threading.Lock()
 
 
 def spec() -> SourceSpec:
@@ -61,7 +64,8 @@ def check_like_pipeline(content: bytes) -> list[str]:
         batch = to_canonical(s, table)
         if batch.missing_columns:
             return ["缺少列：" + "、".join(c.header for c in batch.missing_columns)]
-        failures, _ = validate_batch(s, batch)
+        with _CHECK_LOCK:
+            failures, _ = validate_batch(s, batch)
         rejected = quarantine_frame(s, batch, failures)
     return sorted({r for reasons in rejected["reason"] for r in str(reasons).split("；") if r})
 

@@ -13,7 +13,7 @@ from fastapi.responses import HTMLResponse
 from sqlalchemy import Engine
 
 from crosscheck.console import audit
-from crosscheck.console.auth import ConsoleError, Session, check_csrf, open_session
+from crosscheck.console.auth import ConsoleError, NoSession, Session, check_csrf, open_session
 from crosscheck.console.config import ROLES, ConsoleConfig
 
 __all__ = ["SESSION_COOKIE", "Console", "NeedSignIn", "checked_form", "render", "require"]
@@ -83,10 +83,17 @@ def render(request: Request, template: str, session: Session | None, status: int
 def current_session(request: Request) -> Session:
     c = console(request)
     found = open_session(c.engine, c.config, request.cookies.get(SESSION_COOKIE))
-    if isinstance(found, str):
-        if found == "expired":
-            audit.record(c.engine, c.config, "session", outcome="refused", detail="会话已过期")
-        raise NeedSignIn(found)
+    if isinstance(found, NoSession):
+        if found.reason == "expired":
+            audit.record(
+                c.engine,
+                c.config,
+                "session",
+                username=found.username,
+                outcome="refused",
+                detail="会话已过期",
+            )
+        raise NeedSignIn(found.reason)
     return found
 
 

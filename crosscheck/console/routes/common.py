@@ -100,12 +100,12 @@ async def login(request: Request):
 
 
 def current_session_for(request: Request, token: str) -> Session:
-    from crosscheck.console.auth import open_session
+    from crosscheck.console.auth import NoSession, open_session
 
     c = console(request)
     found = open_session(c.engine, c.config, token)
-    if isinstance(found, str):
-        raise NeedSignIn(found)
+    if isinstance(found, NoSession):
+        raise NeedSignIn(found.reason)
     return found
 
 

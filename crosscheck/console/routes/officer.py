@@ -10,6 +10,7 @@ from __future__ import annotations
 import io
 
 from fastapi import APIRouter, Request
+from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import RedirectResponse, Response
 from sqlalchemy import select
 
@@ -173,7 +174,9 @@ async def decide(request: Request, household_no: str, session: OfficerSession):
         raise ConsoleError("户籍中没有这一户", 404)
     form.pop("csrf", None)
     try:
-        decision_id, path = decisions.submit_decision(
+        # In a worker thread: the pipeline's checks take a moment, other pages go on.
+        decision_id, path = await run_in_threadpool(
+            decisions.submit_decision,
             c.config.landing_dir,
             house,
             {k: str(v) for k, v in form.items()},
