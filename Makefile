@@ -74,6 +74,17 @@ report-screenshot: ## render a department feedback page with headless Chromium t
 	  --screenshot=var/reports/feedback.png "file://$$PWD/$$page" && \
 	echo "rendered $$page -> var/reports/feedback.png"
 
+.PHONY: serve console-screenshots
+serve: $(STAMP) ## the web console on 127.0.0.1:8000 over $(WAREHOUSE) (add users: crosscheck console add-user)
+	$(BIN)/crosscheck serve --warehouse $(WAREHOUSE) --landing var/landing --reports var/reports
+
+console-screenshots: $(STAMP) ## a PNG of every console page (headless Chromium) into var/console/
+	command -v chromium >/dev/null || { apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-wqy-microhei; }
+	test -f var/warehouse.db || $(MAKE) run
+	$(BIN)/python -m crosscheck.console.screenshots --warehouse var/warehouse.db \
+	  --landing var/landing --out var/console
+
 docs: $(STAMP) ## regenerate docs/reasons.md and docs/warehouse.md (data dictionary)
 	$(BIN)/python -m validation.reasons > docs/reasons.md
 	$(BIN)/python -m warehouse.dictionary > docs/warehouse.md

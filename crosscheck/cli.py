@@ -14,6 +14,8 @@ import sys
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+from crosscheck.console.commands import COMMANDS as CONSOLE_COMMANDS
+from crosscheck.console.commands import add_console_commands
 from crosscheck.settings import DEMO_MARKER, SettingsError, load_settings
 
 __all__ = ["main"]
@@ -109,6 +111,7 @@ def _parser() -> argparse.ArgumentParser:
         action="store_true",
         help="train every source's linkage model afresh instead of reusing the stored one",
     )
+    add_console_commands(sub)  # serve, console add-user
     return parser
 
 
@@ -383,6 +386,7 @@ def main(argv: list[str] | None = None) -> int:
             "db": _cmd_db,
             "explain": _cmd_explain,
             "history": _cmd_history,
+            **CONSOLE_COMMANDS,
         }[args.command](args)
     except SettingsError as exc:
         print(f"crosscheck: {exc}", file=sys.stderr)

@@ -496,3 +496,8 @@ def staging_table(spec: SourceSpec, metadata: MetaData = Base.metadata) -> Table
             continue  # raw IDs never leave pii_identity
         columns.append(Column(col.field, _SQL_TYPES[col.type](), comment=col.header))
     return Table(spec.staging_table, metadata, *columns, comment=f"{spec.department} {spec.title}")
+
+
+# The web console's tables share this metadata, so migrations and the data dictionary
+# see them wherever the models are imported.
+from warehouse import console_models as _console_models  # noqa: E402,F401
