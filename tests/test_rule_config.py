@@ -79,6 +79,10 @@ assets:
   min_active_properties: 3
 labels: {R-INCOME: 收入低}
 gap_rules: []
+risk_types: {"01": {label: 因病}}
+risk_of_rule: {}
+tags: {}
+object_types: {sudden_rules: []}
 """
 
 

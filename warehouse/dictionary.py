@@ -44,6 +44,40 @@ MART_MEANINGS: dict[str, dict[str, str]] = {
         "elimination_blockers": "the elimination conditions not met, in Chinese",
         "decision_conflict": "a county decision the rules contradict (e.g. 风险消除 without "
         "working-age labour): on the list for a second look",
+        "object_type_source": "where object_type comes from: county (the type the county "
+        "confirmed) / rules (the decision table of docs/policy.md); blank: no type",
+        "list_category": "object (a monitoring object: counts nationally) / gap_referral (a "
+        "三保障/饮水 gap, income well above the line: for the responsible department) / "
+        "verify (a risk whose type the home verification decides) / lead (leads or watch "
+        "signals only)",
+        "income_position": "latest per-capita income against that year's line: below / near "
+        "(within near_line_margin above) / above / unknown (no income row)",
+        "risk_codes": "national risk type codes of the risks (rules file risk_types), ';'",
+        "tags": "tags that are not risks (兜底保障: a new 低保/特困/临时救助 case), ';'",
+        "gap_departments": "departments whose data show a 三保障/饮水 gap (who closes it), ';'",
+    },
+    "mart_monitoring_evidence": {
+        "household_no": "公安户号 of a household on mart_monitoring_list",
+        "signal_no": "the signal's number in risk_signal (run date as_of)",
+        "county": "county (row-level security: officers see their county)",
+        "township": "township",
+        "village": "village",
+        "head_name": "name of the household head",
+        "member_name": "the member the record was linked to (blank: not linked to a person)",
+        "member_id_masked": "that member's ID number, masked",
+        "kind": "risk / lead / tag / watch / asset",
+        "rule_id": "the rule that raised the signal",
+        "risk_code": "national risk type code (risks and leads)",
+        "risk_type": "national risk type label (tags: the tag; others: the rule's name)",
+        "evidence": "what the rule found, in Chinese, with the value and threshold",
+        "source_id": "source the evidence row came from",
+        "department": "the department of that source",
+        "file_name": "the file the row came from",
+        "row_number": "data row in that file (header not counted)",
+        "event_date": "date of the event, when the record has one",
+        "value": "the value the rule compared",
+        "threshold": "the threshold it was compared with",
+        "as_of": "run date",
     },
     "mart_monitoring_list_history": {},  # filled below: the list's columns, every run
     "mart_risk_by_region": {

@@ -3,7 +3,13 @@ latest run date (flagged, or with an open case; see ``warehouse.cases``), with i
 status, decision deadline, measures and elimination check. No raw ID numbers: the head's
 ID is shown masked.
 
-Rebuilt per run from the cases, the household flags and the household dimension.
+Rebuilt per run from the cases, the household flags and the household dimension; the
+evidence behind it (``mart_monitoring_evidence``) is rebuilt with it.
+
+``object_type`` is the type that stands (the county's confirmed one, else the rules'
+decision table: docs/policy.md); ``list_category`` says whether the household counts as
+a monitoring object, is a gap for the responsible department, needs its type decided at
+the home verification, or is a lead only.
 """
 
 from __future__ import annotations
@@ -14,6 +20,7 @@ import pandas as pd
 from sqlalchemy import Engine, delete, func, select
 
 from warehouse.db import bulk_insert, read_frame
+from warehouse.marts.monitoring_evidence import build_monitoring_evidence
 from warehouse.models import DimHousehold, HouseholdCase, HouseholdFlag, MonitoringList
 
 __all__ = ["build_monitoring_list", "read_monitoring_list"]
@@ -43,14 +50,22 @@ def build_monitoring_list(engine: Engine, as_of: dt.date) -> int:
         places = read_frame(conn, select(DimHousehold))
     mart = (
         cases.drop(columns="as_of")
-        .merge(flags.drop(columns="as_of"), on="household_no", how="left")
+        .merge(flags.drop(columns=["as_of", "object_type"]), on="household_no", how="left")
         .merge(first, on="household_no", how="left")
         .merge(places, on="household_no", how="left")
     )
     unflagged = mart["grade"].isna()
     mart.loc[unflagged, "risk_types"] = mart.loc[unflagged, "decided_risk_types"].fillna("")
     mart.loc[unflagged, "grade"] = "green"
-    mart.loc[unflagged, "object_type"] = mart.loc[unflagged, "object_type"].fillna("")
+    # A type the county confirmed makes the household a monitoring object, whatever the
+    # rules would have decided.
+    mart.loc[mart["object_type_source"].eq("county"), "list_category"] = "object"
+    mart["list_category"] = (
+        mart["list_category"]
+        .fillna("object")
+        .where(mart["object_type"].notna(), mart["list_category"].fillna("verify"))
+    )
+    mart["object_type"] = mart["object_type"].fillna("")
     mart["evidence_count"] = mart["evidence_count"].fillna(0).astype(int)
     mart["first_flagged_at"] = pd.to_datetime(mart["first_flagged_at"]).dt.date
     mart["first_flagged_at"] = mart["first_flagged_at"].fillna(mart["opened_at"])
@@ -59,6 +74,7 @@ def build_monitoring_list(engine: Engine, as_of: dt.date) -> int:
     with engine.begin() as conn:
         conn.execute(delete(MonitoringList))
         bulk_insert(conn, MonitoringList.__table__, mart)
+    build_monitoring_evidence(engine, as_of)
     return len(mart)
 
 

@@ -17,7 +17,15 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import yaml
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, PrivateAttr, ValidationError
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    ValidationError,
+    model_validator,
+)
 
 __all__ = ["DEFAULT_RULES", "RULE_IDS", "RuleSet", "RuleSetError", "load_rule_set"]
 
@@ -179,6 +187,22 @@ class Assets(Section):
     min_active_properties: int
 
 
+class RiskType(Section):
+    """One national risk type (返贫致贫风险类型): its label, and other names county decisions
+    may use for it (the project's old labels among them)."""
+
+    label: str
+    aliases: list[str] = Field(default_factory=list)
+
+
+class ObjectTypes(Section):
+    """What the object-type decision table reads (docs/policy.md)."""
+
+    # 突发严重困难户: rigid spending is large or income fell sharply (因病、因灾、因学 costs).
+    # A gap signal of these rules (a dropout) is not a sudden difficulty.
+    sudden_rules: RuleIds
+
+
 class RuleSet(Section):
     """Thresholds of one province and year (see default.yaml for meanings).
 
@@ -209,6 +233,25 @@ class RuleSet(Section):
     assets: Assets
     labels: Annotated[dict[str, str], AfterValidator(_known_rules)]
     gap_rules: RuleIds
+    risk_types: dict[str, RiskType] = Field(min_length=1)  # code -> national risk type
+    risk_of_rule: Annotated[dict[str, str], AfterValidator(_known_rules)]  # rule -> code
+    tags: Annotated[dict[str, str], AfterValidator(_known_rules)]  # rule -> tag, not a risk
+    object_types: ObjectTypes
+
+    @model_validator(mode="after")
+    def _codes_known(self) -> RuleSet:
+        unknown = sorted({c for c in self.risk_of_rule.values() if c not in self.risk_types})
+        if unknown:
+            raise ValueError(f"risk_of_rule: unknown risk type code {', '.join(unknown)}")
+        names: dict[str, str] = {}
+        for code, kind in self.risk_types.items():
+            for name in (code, kind.label, *kind.aliases):
+                if names.setdefault(name, code) != code:
+                    raise ValueError(f"risk_types: {name!r} names both {names[name]} and {code}")
+        both = sorted(set(self.tags) & set(self.risk_of_rule))
+        if both:
+            raise ValueError(f"a tag is not a risk: {', '.join(both)} in tags and risk_of_rule")
+        return self
 
     _source_path: Path | None = PrivateAttr(default=None)
     _sha256: str | None = PrivateAttr(default=None)
@@ -229,6 +272,28 @@ class RuleSet(Section):
 
     def label(self, rule_id: str) -> str:
         return self.labels.get(rule_id, rule_id)
+
+    @property
+    def risk_names(self) -> dict[str, str]:
+        """Every name of a risk type -> its code: the code itself, the national label and
+        the aliases (the project's old labels among them). For ``Series.map``."""
+        return {
+            name: code
+            for code, kind in self.risk_types.items()
+            for name in (code, kind.label, *kind.aliases)
+        }
+
+    def risk_code(self, name: str) -> str | None:
+        """The risk type code a county or a declaration means by ``name``; None if unknown."""
+        return self.risk_names.get(str(name).strip())
+
+    def risk_label(self, code: str) -> str:
+        kind = self.risk_types.get(code)
+        return kind.label if kind else code
+
+    def is_risk(self, rule_id: str) -> bool:
+        """A risk signal (R-, not a tag such as 兜底保障)."""
+        return rule_id.startswith("R-") and rule_id not in self.tags
 
 
 def load_rule_set(path: str | Path | None = None) -> RuleSet:
