@@ -49,6 +49,7 @@ __all__ = [
     "MatchModel",
     "MonitoringEvidence",
     "MonitoringList",
+    "MonitoringListDeidentified",
     "MonitoringListHistory",
     "PiiIdentity",
     "Quarantine",
@@ -548,3 +549,28 @@ class MonitoringEvidence(Base):
     as_of: Mapped[dt.date] = mapped_column(Date)
 
     __table_args__ = (Index("ix_evidence_region", "county", "township", "village"),)
+
+
+class MonitoringListDeidentified(Base):
+    """mart_monitoring_list_deidentified - grain: one row per household on the list at the
+    latest run date, without names or ID numbers and with the 户号 masked: what department
+    analysts (bi_reader) read; names stay with county officers."""
+
+    __tablename__ = "mart_monitoring_list_deidentified"
+    row_no: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    household_masked: Mapped[str] = mapped_column(String(32))
+    county: Mapped[str | None] = mapped_column(String(32))
+    township: Mapped[str | None] = mapped_column(Text)
+    village: Mapped[str | None] = mapped_column(Text)
+    object_type: Mapped[str] = mapped_column(String(16))
+    list_category: Mapped[str | None] = mapped_column(String(16))
+    income_position: Mapped[str | None] = mapped_column(String(8))
+    risk_codes: Mapped[str | None] = mapped_column(Text)
+    risk_types: Mapped[str] = mapped_column(Text)
+    tags: Mapped[str | None] = mapped_column(Text)
+    grade: Mapped[str] = mapped_column(String(8))
+    status: Mapped[str] = mapped_column(String(16))
+    first_flagged_at: Mapped[dt.date] = mapped_column(Date)
+    decision_due: Mapped[dt.date | None] = mapped_column(Date)
+    overdue: Mapped[bool | None] = mapped_column(Boolean)
+    as_of: Mapped[dt.date] = mapped_column(Date)

@@ -4,7 +4,9 @@ status, decision deadline, measures and elimination check. No raw ID numbers: th
 ID is shown masked.
 
 Rebuilt per run from the cases, the household flags and the household dimension; the
-evidence behind it (``mart_monitoring_evidence``) is rebuilt with it.
+evidence behind it (``mart_monitoring_evidence``) and the analysts' copy without names
+(``mart_monitoring_list_deidentified``: same rows in the same order, 户号 masked) are
+rebuilt with it.
 
 ``object_type`` is the type that stands (the county's confirmed one, else the rules'
 decision table: docs/policy.md); ``list_category`` says whether the household counts as
@@ -21,9 +23,25 @@ from sqlalchemy import Engine, delete, func, select
 
 from warehouse.db import bulk_insert, read_frame
 from warehouse.marts.monitoring_evidence import build_monitoring_evidence
-from warehouse.models import DimHousehold, HouseholdCase, HouseholdFlag, MonitoringList
+from warehouse.models import (
+    DimHousehold,
+    HouseholdCase,
+    HouseholdFlag,
+    MonitoringList,
+    MonitoringListDeidentified,
+)
 
-__all__ = ["build_monitoring_list", "read_monitoring_list"]
+__all__ = ["build_monitoring_list", "mask_household_no", "read_monitoring_list"]
+
+
+def mask_household_no(numbers: pd.Series) -> pd.Series:
+    """户号 for analysts: the first 6 characters (the county's code) and the last 2, the rest
+    starred ('360502****82'); numbers of 8 characters or fewer are starred whole."""
+    text = numbers.astype(str)
+    keep = text.str.len() > 8
+    stars = text.str.len().sub(8).clip(lower=0).map(lambda n: "*" * n)
+    masked = text.str[:6] + stars + text.str[-2:]
+    return masked.where(keep, text.map(lambda t: "*" * len(t)))
 
 
 def build_monitoring_list(engine: Engine, as_of: dt.date) -> int:
@@ -71,9 +89,14 @@ def build_monitoring_list(engine: Engine, as_of: dt.date) -> int:
     mart["first_flagged_at"] = mart["first_flagged_at"].fillna(mart["opened_at"])
     mart["as_of"] = as_of
     mart = mart[[c.name for c in MonitoringList.__table__.c]].sort_values("household_no")
+    public = mart.assign(
+        row_no=range(1, len(mart) + 1), household_masked=mask_household_no(mart["household_no"])
+    )[[c.name for c in MonitoringListDeidentified.__table__.c]]
     with engine.begin() as conn:
         conn.execute(delete(MonitoringList))
         bulk_insert(conn, MonitoringList.__table__, mart)
+        conn.execute(delete(MonitoringListDeidentified))
+        bulk_insert(conn, MonitoringListDeidentified.__table__, public)
     build_monitoring_evidence(engine, as_of)
     return len(mart)
 

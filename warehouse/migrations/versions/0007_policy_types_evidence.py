@@ -1,5 +1,6 @@
 """Policy: national risk codes, tags, list categories and the county's type on flags, cases
-and the list; mart_monitoring_evidence (the evidence behind the list, per signal).
+and the list; mart_monitoring_evidence (the evidence behind the list, per signal);
+mart_monitoring_list_deidentified (the list without names, for analysts).
 
 Revision ID: 0007
 Revises: 0006
@@ -80,8 +81,31 @@ def upgrade() -> None:
         unique=False,
     )
 
+    op.create_table(
+        "mart_monitoring_list_deidentified",
+        sa.Column("row_no", sa.Integer(), autoincrement=False, nullable=False),
+        sa.Column("household_masked", sa.String(length=32), nullable=False),
+        sa.Column("county", sa.String(length=32), nullable=True),
+        sa.Column("township", sa.Text(), nullable=True),
+        sa.Column("village", sa.Text(), nullable=True),
+        sa.Column("object_type", sa.String(length=16), nullable=False),
+        sa.Column("list_category", sa.String(length=16), nullable=True),
+        sa.Column("income_position", sa.String(length=8), nullable=True),
+        sa.Column("risk_codes", sa.Text(), nullable=True),
+        sa.Column("risk_types", sa.Text(), nullable=False),
+        sa.Column("tags", sa.Text(), nullable=True),
+        sa.Column("grade", sa.String(length=8), nullable=False),
+        sa.Column("status", sa.String(length=16), nullable=False),
+        sa.Column("first_flagged_at", sa.Date(), nullable=False),
+        sa.Column("decision_due", sa.Date(), nullable=True),
+        sa.Column("overdue", sa.Boolean(), nullable=True),
+        sa.Column("as_of", sa.Date(), nullable=False),
+        sa.PrimaryKeyConstraint("row_no"),
+    )
+
 
 def downgrade() -> None:
+    op.drop_table("mart_monitoring_list_deidentified")
     op.drop_index("ix_evidence_region", table_name="mart_monitoring_evidence")
     op.drop_table("mart_monitoring_evidence")
     for table, columns in reversed(list(NEW_COLUMNS.items())):
