@@ -1093,6 +1093,56 @@ def county_decisions(ctx: Ctx) -> Iterator[OutFile]:
         )
 
 
+# ------------------------------------------------------------------------ authorisations
+
+AUTH_SCOPES = ("家庭收入、资产及社会保障信息核查", "家庭经济状况全部信息", "仅限收入核查")
+
+
+def xczx_authorisation(ctx: Ctx) -> Iterator[OutFile]:
+    """承诺授权书 signed at home visits: most households with a planted signal, a few
+    others. Some have expired or been withdrawn, some cover income only (no asset check)."""
+    rng = ctx.rng("xczx_authorisation")
+    n = len(ctx.hh_no)
+    planted = ctx.planted_hh if ctx.planted_hh is not None else np.zeros(n, dtype=bool)
+    signs = np.where(planted, rng.random(n) < 0.7, rng.random(n) < 0.05)
+    hh = np.flatnonzero(signs)
+    if not len(hh):
+        return
+    k = len(hh)
+    day = ctx.periods.day
+    signed = day - rng.integers(20, 400, size=k).astype("timedelta64[D]")
+    until = signed + np.timedelta64(365, "D")
+    # A few were withdrawn; the scope is mostly the standard wording, sometimes income only.
+    status = np.where(rng.random(k) < 0.03, "撤回", "有效").astype(object)
+    scope = np.asarray(AUTH_SCOPES, dtype=object)[rng.choice(3, size=k, p=[0.8, 0.12, 0.08])]
+    head = ctx.head[hh]
+    ids, names, _, _ = ctx.people(head)
+    data = {
+        "授权书编号": np.array([f"SQ{ctx.hh_no[h]}" for h in hh], dtype=object),
+        "户号": ctx.hh_no[hh],
+        "县(市、区)": ctx.county[hh],
+        "乡镇": ctx.township[hh],
+        "村": ctx.village[hh],
+        "户主姓名": names,
+        "户主证件号码": ids,
+        "签署日期": fmt_dates(signed),
+        "授权范围": scope,
+        "有效期至": fmt_dates(until),
+        "状态": status,
+    }
+    frame = make_frame(data, head, hh)
+    yield _csv(
+        "xczx_authorisation",
+        f"承诺授权书登记_{str(day.astype('datetime64[M]')).replace('-', '')}.csv",
+        frame,
+        list(data),
+        rng,
+        BOM,
+        str(day.astype("datetime64[M]")).replace("-", ""),
+        quirky_header=False,
+    )
+
+
 SOURCES: tuple[tuple[str, Callable[[Ctx], Iterator[OutFile]]], ...] = (
     ("gongan_hukou", gongan_hukou),
     ("xczx_registry", xczx_registry),
@@ -1115,4 +1165,5 @@ SOURCES: tuple[tuple[str, Callable[[Ctx], Iterator[OutFile]]], ...] = (
     ("cadre_visits", cadre_visits),
     ("minzheng_db", minzheng_db),
     ("county_decisions", county_decisions),
+    ("xczx_authorisation", xczx_authorisation),
 )

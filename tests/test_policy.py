@@ -357,3 +357,66 @@ def test_every_rule_of_a_risk_has_a_national_type_and_the_tag_has_none():
         "缺劳动力",
         "其他",
     ]
+
+
+# --- 承诺授权书: asset checks only with the household's authorisation -------------------
+
+
+def authorisation(hh: str, **changes) -> dict:
+    row = {
+        "household_no": hh,
+        "signed_on": "2026-06-01",
+        "scope": "家庭收入、资产及社会保障信息核查",
+        "valid_until": "2027-05-31",
+        "auth_status": "有效",
+    }
+    return {**row, **changes}
+
+
+def test_an_asset_check_without_a_valid_authorisation_shows_pending():
+    households = ["signed", "none", "expired", "withdrawn", "income_only", "future", "clean"]
+    flags = flags_of(
+        nync_income=[income(hh, 2026, 7000.0) for hh in households],
+        gongan_vehicle=[
+            {"household_no": hh, "vehicle_type": "小型轿车", "vehicle_status": "正常"}
+            for hh in households
+            if hh != "clean"
+        ],
+        xczx_authorisation=[
+            authorisation("signed"),
+            authorisation("clean"),
+            authorisation("expired", valid_until="2026-11-29"),
+            authorisation("withdrawn", auth_status="撤回"),
+            authorisation("income_only", scope="仅限收入核查"),
+            authorisation("future", signed_on="2026-12-01"),
+        ],
+    )
+    assert flags.loc["signed", "asset_check"] == "名下有车辆"
+    assert pd.isna(flags.loc["clean", "asset_check"])  # authorised, nothing found
+    for hh in ("none", "expired", "withdrawn", "income_only", "future"):
+        assert flags.loc[hh, "asset_check"] == "待签署授权", hh
+    # Still valid on its last day.
+    last_day = flags_of(
+        nync_income=[income("h", 2026, 7000.0)],
+        gongan_vehicle=[
+            {"household_no": "h", "vehicle_type": "小型轿车", "vehicle_status": "正常"}
+        ],
+        xczx_authorisation=[authorisation("h", valid_until="2026-11-30")],
+    )
+    assert last_day.loc["h", "asset_check"] == "名下有车辆"
+
+
+def test_no_asset_data_is_read_into_signals_without_an_authorisation():
+    frames = {
+        "gongan_vehicle": frame(
+            [
+                {"household_no": hh, "vehicle_type": "小型轿车", "vehicle_status": "正常"}
+                for hh in ("signed", "none")
+            ]
+        ),
+        "xczx_authorisation": frame([authorisation("signed")]),
+    }
+    sig = compute_signals(RuleInputs(frames=frames), RULES, AS_OF)
+    assert sorted(zip(sig["household_no"], sig["rule_id"], strict=True)) == [
+        ("signed", "A-VEHICLE")
+    ]

@@ -214,3 +214,32 @@ def test_the_national_workbook_has_the_documented_columns(policy_run):
     )
     # Every confirmed object, and the eliminations of a single run (all new in it).
     assert households == len(cases) and members >= households
+
+
+def test_asset_checks_only_with_a_signed_authorisation(policy_run):
+    table = policy_run["table"]
+    # The flagged households of the list (open cases no longer flagged are not checked).
+    mart = table(
+        "SELECT household_no, asset_check FROM mart_monitoring_list WHERE household_no IN "
+        f"(SELECT household_no FROM household_flag WHERE as_of = '{AS_OF}')"
+    )
+    auth = table(
+        "SELECT l.household_no, s.signed_on, s.valid_until, s.scope, s.auth_status "
+        "FROM stg_xczx_authorisation s JOIN record_link l "
+        "ON l.source_id = 'xczx_authorisation' AND l.record_key = s.record_key"
+    )
+    valid = auth[
+        (pd.to_datetime(auth["signed_on"]) <= pd.Timestamp(AS_OF))
+        & (pd.to_datetime(auth["valid_until"]) >= pd.Timestamp(AS_OF))
+        & auth["auth_status"].eq("有效")
+        & ~auth["scope"].str.contains("仅限收入")
+    ]
+    authorised = mart["household_no"].isin(valid["household_no"])
+    assert authorised.any() and (~authorised).any()
+    assert (mart.loc[~authorised, "asset_check"] == "待签署授权").all()
+    assert not mart.loc[authorised, "asset_check"].eq("待签署授权").any()
+    assert mart.loc[authorised, "asset_check"].notna().any()  # some checks found something
+    evidence = table("SELECT household_no FROM mart_monitoring_evidence WHERE kind = 'asset'")
+    assert set(evidence["household_no"]) <= set(valid["household_no"])
+    signals = table("SELECT household_no FROM risk_signal WHERE rule_id LIKE 'A-%'")
+    assert set(signals["household_no"]) <= set(valid["household_no"])

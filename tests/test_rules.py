@@ -275,9 +275,26 @@ def test_a_visit_that_found_nothing_is_not_a_lead():
     assert rules_of(sig, "old") == set()
 
 
+def authorised(*households: str) -> pd.DataFrame:
+    """Signed authorisations (承诺授权书) covering asset checks, valid on the run date."""
+    return frame(
+        [
+            {
+                "household_no": hh,
+                "signed_on": "2026-06-01",
+                "scope": "家庭收入、资产及社会保障信息核查",
+                "valid_until": "2027-05-31",
+                "auth_status": "有效",
+            }
+            for hh in households
+        ]
+    )
+
+
 def test_asset_checks_annotate_flagged_households_and_never_flag_on_their_own():
     inputs = RuleInputs(
         frames={
+            "xczx_authorisation": authorised("h", "moto", "scrapped", "one"),
             "zhujian_housing": frame(
                 [{"household_no": "h", "grade": "C", "assessed_on": "2026-01-01"}]
             ),

@@ -195,6 +195,15 @@ class RiskType(Section):
     aliases: list[str] = Field(default_factory=list)
 
 
+class Authorisation(Section):
+    """承诺授权书: which signed authorisations let asset checks be shown for a household."""
+
+    source: str  # the source spec of the authorisations
+    asset_scope: list[str] = Field(min_length=1)  # a scope naming one of these covers assets
+    valid_status: list[str]
+    pending_label: str  # what the list shows without a valid authorisation
+
+
 class ObjectTypes(Section):
     """What the object-type decision table reads (docs/policy.md)."""
 
@@ -237,6 +246,7 @@ class RuleSet(Section):
     risk_of_rule: Annotated[dict[str, str], AfterValidator(_known_rules)]  # rule -> code
     tags: Annotated[dict[str, str], AfterValidator(_known_rules)]  # rule -> tag, not a risk
     object_types: ObjectTypes
+    authorisation: Authorisation
 
     @model_validator(mode="after")
     def _codes_known(self) -> RuleSet:

@@ -13,7 +13,7 @@ import datetime as dt
 import pandas as pd
 
 from warehouse.models import HouseholdFlag
-from warehouse.rules.assets import rule_assets
+from warehouse.rules.assets import authorised_households, rule_assets
 from warehouse.rules.assistance import rule_assist
 from warehouse.rules.config import RuleSet
 from warehouse.rules.education import rule_school
@@ -246,7 +246,11 @@ def flag_households(
         .groupby("household_no")["label"]
         .agg(";".join)
     )
-    flags["asset_check"] = asset_labels.reindex(households)
+    # Asset data only with the household's signed authorisation; without it, say so.
+    authorised = households.isin(authorised_households(inputs, rules, as_of))
+    flags["asset_check"] = asset_labels.reindex(households).where(
+        authorised, rules["authorisation"]["pending_label"]
+    )
     flags["lead_date"] = pd.to_datetime(flags["lead_date"]).dt.date
     flags = flags.reset_index().rename(columns={"index": "household_no"})
     return flags[columns]
