@@ -420,3 +420,64 @@ def test_no_asset_data_is_read_into_signals_without_an_authorisation():
     assert sorted(zip(sig["household_no"], sig["rule_id"], strict=True)) == [
         ("signed", "A-VEHICLE")
     ]
+
+
+# --- policy parameters per province and year ----------------------------------------------
+
+
+def test_the_2025_example_file_sets_the_2025_line():
+    from warehouse.rules import DEFAULT_RULES, load_rule_set
+
+    example = load_rule_set(DEFAULT_RULES.with_name("example_2025.yaml"))
+    assert example.line(2025) == 8600.0 and RULES.line(2025) == 7800.0
+    as_of = dt.date(2025, 11, 30)
+    frames = {"nync_income": frame([income("h", 2025, 8300.0)])}
+    with_2025 = compute_signals(RuleInputs(frames=frames), example, as_of)
+    with_default = compute_signals(RuleInputs(frames=frames), RULES, as_of)
+    assert set(with_2025["rule_id"]) == {"R-INCOME"}  # below 8,600
+    assert set(with_default["rule_id"]) == {"W-NEAR-LINE"}  # above 7,800: a watch only
+
+
+def test_a_line_tied_to_the_dibao_standard():
+    low_income = {**RULES.model_dump()["low_income"], "line_multiple": 1.2}
+    tied = RuleSet.model_validate({**RULES.model_dump(), "low_income": low_income})
+    assert tied.line(2026) == 8280.0  # 1.2 x 6,900
+    assert tied.line(2025) == 7920.0  # 1.2 x 6,600
+    assert RULES.line(2026) == 8000.0  # not tied: monitoring_line
+    frames = {"nync_income": frame([income("h", 2026, 8100.0)])}
+    assert set(compute_signals(RuleInputs(frames=frames), tied, AS_OF)["rule_id"]) == {"R-INCOME"}
+
+
+def test_low_income_categories_are_tags():
+    # 1.5 x 6,900 = 10,350. "edge" is under it and not on 低保; "on_dibao" is on 低保 (an
+    # old, active case); "above" is not under it.
+    households = ["edge", "on_dibao", "above"]
+    flags = flags_of(
+        nync_income=[
+            income("edge", 2026, 10349.0),
+            income("on_dibao", 2026, 9000.0),
+            income("above", 2026, 10350.0),
+        ],
+        zhujian_housing=[house(hh) for hh in households],
+        minzheng_assistance=[
+            {
+                "household_no": "on_dibao",
+                "category": "城乡低保",
+                "approval_date": "2020-01-01",
+                "end_date": None,
+                "monthly_amount": 500.0,
+            }
+        ],
+    )
+    assert flags.loc["edge", "tags"] == "低保边缘家庭"
+    assert pd.isna(flags.loc["on_dibao", "tags"]) and pd.isna(flags.loc["above", "tags"])
+
+
+def test_rigid_cost_households_are_tagged():
+    frames = {
+        "nync_income": frame([income("r", 2025, 2000.0, net=6000.0), income("r", 2026, 20000.0)]),
+        "yibao_settlement": frame([medical("r", 7000.0)]),
+    }
+    inputs = RuleInputs(frames=frames)
+    flags = flag_households(compute_signals(inputs, RULES, AS_OF), RULES, inputs, AS_OF)
+    assert flags.set_index("household_no").loc["r", "tags"] == "刚性支出困难家庭"

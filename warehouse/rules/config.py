@@ -204,6 +204,22 @@ class Authorisation(Section):
     pending_label: str  # what the list shows without a valid authorisation
 
 
+class LowIncome(Section):
+    """The civil-affairs low-income population (低收入人口) the monitoring converges with."""
+
+    # Rural 低保 standard, yuan per person per year, by year (a year without its own uses
+    # the latest before it).
+    dibao_standard: dict[int, float] = Field(min_length=1)
+    # Counties that tie the monitoring line to the 低保 standard: line = this x standard.
+    # None: the line is monitoring_line.
+    line_multiple: float | None = Field(default=None, gt=0)
+    # 低保边缘家庭: per-capita income below this x the standard, not on 低保 (a tag).
+    edge_multiple: float = Field(gt=0)
+    dibao_categories: list[str]  # assistance categories that mean "on 低保" (active case)
+    edge_tag: str  # the tags shown for the two categories
+    rigid_tag: str  # 刚性支出困难家庭: rigid costs above income (R-RIGID)
+
+
 class ObjectTypes(Section):
     """What the object-type decision table reads (docs/policy.md)."""
 
@@ -247,6 +263,7 @@ class RuleSet(Section):
     tags: Annotated[dict[str, str], AfterValidator(_known_rules)]  # rule -> tag, not a risk
     object_types: ObjectTypes
     authorisation: Authorisation
+    low_income: LowIncome
 
     @model_validator(mode="after")
     def _codes_known(self) -> RuleSet:
@@ -275,10 +292,15 @@ class RuleSet(Section):
         return self._sha256
 
     def line(self, year: int) -> float:
-        lines = self.monitoring_line
-        # A year without its own line uses the latest line set before it.
-        known = [y for y in lines if y <= year] or [min(lines)]
-        return lines[max(known)]
+        """The monitoring line of an income year: ``low_income.line_multiple`` x that year's
+        低保 standard where the county ties the two, else ``monitoring_line``."""
+        multiple = self.low_income.line_multiple
+        if multiple is not None:
+            return round(multiple * self.dibao_standard(year), 2)
+        return _by_year(self.monitoring_line, year)
+
+    def dibao_standard(self, year: int) -> float:
+        return _by_year(self.low_income.dibao_standard, year)
 
     def label(self, rule_id: str) -> str:
         return self.labels.get(rule_id, rule_id)
@@ -304,6 +326,12 @@ class RuleSet(Section):
     def is_risk(self, rule_id: str) -> bool:
         """A risk signal (R-, not a tag such as 兜底保障)."""
         return rule_id.startswith("R-") and rule_id not in self.tags
+
+
+def _by_year(values: dict[int, float], year: int) -> float:
+    """The value set for the year; else the latest set before it; else the earliest."""
+    known = [y for y in values if y <= year] or [min(values)]
+    return values[max(known)]
 
 
 def load_rule_set(path: str | Path | None = None) -> RuleSet:

@@ -25,7 +25,14 @@ from warehouse.rules.inputs import RuleInputs, _income
 from warehouse.rules.leads import rule_leads
 from warehouse.rules.work import rule_labour, rule_work
 
-__all__ = ["RULES", "compute_signals", "flag_households", "income_position", "object_types"]
+__all__ = [
+    "RULES",
+    "compute_signals",
+    "flag_households",
+    "income_position",
+    "low_income_tags",
+    "object_types",
+]
 
 # The registry. A new rule goes into its family's module and here. The order is part of the
 # output: compute_signals concatenates in it before sorting, so it decides the order of
@@ -138,6 +145,43 @@ def object_types(
     return pd.DataFrame({"object_type": kind, "list_category": category})
 
 
+def low_income_tags(
+    inputs: RuleInputs, rules: RuleSet, as_of: dt.date, signals: pd.DataFrame
+) -> pd.DataFrame:
+    """(household_no, tag) of the 低收入人口 categories: 低保边缘家庭 (per-capita income below
+    ``edge_multiple`` x that year's 低保 standard, no active 低保/特困 case on the run date)
+    and 刚性支出困难家庭 (rigid costs above income: R-RIGID)."""
+    cfg = rules["low_income"]
+    income = (
+        _income(inputs, rules)
+        .dropna(subset=["income_pc"])
+        .sort_values("year")
+        .drop_duplicates("household_no", keep="last")
+    )
+    standard = income["year"].astype(int).map(rules.dibao_standard)
+    edge = income.loc[income["income_pc"] < standard * cfg["edge_multiple"], "household_no"]
+    cases = pd.concat(
+        [inputs.linked(source) for source in rules["assist"]["sources"]], ignore_index=True
+    )
+    day = pd.Timestamp(as_of)
+    ended = pd.to_datetime(cases["end_date"])
+    on_dibao = cases.loc[
+        cases["category"].isin(cfg["dibao_categories"])
+        & (pd.to_datetime(cases["approval_date"]) <= day)
+        & (ended.isna() | (ended > day)),
+        "household_no",
+    ]
+    edge = edge[~edge.isin(on_dibao)]
+    rigid = signals.loc[signals["rule_id"].eq("R-RIGID"), "household_no"]
+    return pd.concat(
+        [
+            pd.DataFrame({"household_no": edge.to_numpy(), "tag": cfg["edge_tag"]}),
+            pd.DataFrame({"household_no": rigid.unique(), "tag": cfg["rigid_tag"]}),
+        ],
+        ignore_index=True,
+    )
+
+
 def _lead_label(signals: pd.DataFrame) -> pd.Series:
     kind = signals["rule_id"].map({"L-DECLARATION": "申报", "L-VISIT": "走访"})
     return signals["risk_type"] + "（" + kind + "）"
@@ -231,10 +275,18 @@ def flag_households(
         .agg(";".join)
         .reindex(households)
     )
+    # Tags: the safety net (兜底保障), then the low-income categories.
+    all_tags = pd.concat(
+        [
+            tags[["household_no", "risk_type"]].rename(columns={"risk_type": "tag"}),
+            low_income_tags(inputs, rules, as_of, signals),
+        ],
+        ignore_index=True,
+    ).reset_index()
     flags["tags"] = (
-        tags.drop_duplicates(["household_no", "risk_type"])
-        .sort_values(["household_no", "risk_type"])
-        .groupby("household_no")["risk_type"]
+        all_tags.drop_duplicates(["household_no", "tag"])
+        .sort_values(["household_no", "index"])
+        .groupby("household_no")["tag"]
         .agg(";".join)
         .reindex(households)
     )
