@@ -1143,6 +1143,68 @@ def xczx_authorisation(ctx: Ctx) -> Iterator[OutFile]:
     )
 
 
+# ----------------------------------------------------------------------------- accidents
+
+
+def gongan_accident(ctx: Ctx) -> Iterator[OutFile]:
+    """Road accidents (公安交警): some households already planted with a risk and still
+    waiting for a decision have a member killed or seriously injured this year (因意外事故,
+    never on a household whose county story is planted); clean households appear only with
+    minor injuries and small losses, or with an accident older than the window."""
+    rng = ctx.rng("gongan_accident")
+    n = len(ctx.hh_no)
+    planted = ctx.planted_hh if ctx.planted_hh is not None else np.zeros(n, dtype=bool)
+    decided = np.zeros(n, dtype=bool)
+    if ctx.decisions is not None and len(ctx.decisions):
+        decided[ctx.decisions["hh"].to_numpy()] = True
+    serious = np.flatnonzero(planted & ~decided & (rng.random(n) < 0.25))
+    clean = np.flatnonzero(~planted & (rng.random(n) < 0.01))
+    minor, old = clean[: len(clean) // 2], clean[len(clean) // 2 :]
+    hh = np.concatenate([serious, minor, old])
+    if not len(hh):
+        return
+    k_s, k_m, k_o = len(serious), len(minor), len(old)
+    day = ctx.periods.day
+    days_ago = np.concatenate(
+        [rng.integers(5, 300, k_s), rng.integers(5, 300, k_m), rng.integers(400, 700, k_o)]
+    )
+    injury = np.concatenate(
+        [
+            rng.choice(np.array(["死亡", "重伤"], dtype=object), k_s),
+            np.full(k_m, "轻伤", dtype=object),
+            np.full(k_o, "死亡", dtype=object),
+        ]
+    )
+    loss = np.concatenate(
+        [rng.integers(0, 50000, k_s), rng.integers(0, 9000, k_m), rng.integers(0, 9000, k_o)]
+    )
+    order = np.argsort(days_ago)[::-1]  # oldest first, as the register lists them
+    hh, days_ago, injury, loss = hh[order], days_ago[order], injury[order], loss[order]
+    head = ctx.head[hh]
+    ids, names, _, _ = ctx.people(head)
+    data = {
+        "事故编号": np.array([f"JT{1000 + i}" for i in range(len(hh))], dtype=object),
+        "事故发生日期": fmt_dates(day - days_ago.astype("timedelta64[D]")),
+        "当事人姓名": names,
+        "当事人身份证号": ids,
+        "伤亡情况": injury,
+        "直接财产损失(元)": loss.astype(object),
+        "乡镇": ctx.township[hh],
+        "村": ctx.village[hh],
+    }
+    ym = str(day.astype("datetime64[M]")).replace("-", "")
+    yield _csv(
+        "gongan_accident",
+        f"交通事故当事人_{ym}.csv",
+        make_frame(data, head, hh),
+        list(data),
+        rng,
+        GB,
+        ym,
+        quirky_header=False,
+    )
+
+
 SOURCES: tuple[tuple[str, Callable[[Ctx], Iterator[OutFile]]], ...] = (
     ("gongan_hukou", gongan_hukou),
     ("xczx_registry", xczx_registry),
@@ -1166,4 +1228,5 @@ SOURCES: tuple[tuple[str, Callable[[Ctx], Iterator[OutFile]]], ...] = (
     ("minzheng_db", minzheng_db),
     ("county_decisions", county_decisions),
     ("xczx_authorisation", xczx_authorisation),
+    ("gongan_accident", gongan_accident),
 )

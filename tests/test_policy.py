@@ -481,3 +481,36 @@ def test_rigid_cost_households_are_tagged():
     inputs = RuleInputs(frames=frames)
     flags = flag_households(compute_signals(inputs, RULES, AS_OF), RULES, inputs, AS_OF)
     assert flags.set_index("household_no").loc["r", "tags"] == "刚性支出困难家庭"
+
+
+# --- 因意外事故 from the accident source --------------------------------------------------
+
+
+def accident(hh: str, injury: str = "重伤", loss: float = 0.0, on: str = "2026-05-03") -> dict:
+    return {
+        "household_no": hh,
+        "person_key": hh,
+        "accident_no": f"A{hh}",
+        "occurred_on": on,
+        "injury": injury,
+        "property_loss": loss,
+    }
+
+
+def test_an_accident_killing_or_seriously_injuring_a_member_is_a_sudden_risk():
+    flags_input = [
+        accident("injured"),
+        accident("killed", "死亡"),
+        accident("loss", "轻伤", 10000.0),
+        accident("minor", "轻伤", 9999.0),
+        accident("old", "死亡", on="2025-11-30"),  # before the 12-month window
+    ]
+    frames = {"gongan_accident": frame(flags_input)}
+    sig = compute_signals(RuleInputs(frames=frames), RULES, AS_OF)
+    hit = sig[sig["rule_id"] == "R-ACCIDENT"]
+    assert sorted(hit["household_no"]) == ["injured", "killed", "loss"]
+    assert set(hit["risk_type"]) == {"因意外事故"} and set(hit["risk_code"]) == {"05"}
+    assert "重伤" in hit.set_index("household_no").loc["injured", "evidence"]
+    flags = flags_of(gongan_accident=flags_input, nync_income=[income("injured", 2026, 30000.0)])
+    assert typed(flags, "injured") == ("突发严重困难户", "object")
+    assert flags.loc["injured", "grade"] == "yellow"

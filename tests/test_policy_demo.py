@@ -243,3 +243,24 @@ def test_asset_checks_only_with_a_signed_authorisation(policy_run):
     assert set(evidence["household_no"]) <= set(valid["household_no"])
     signals = table("SELECT household_no FROM risk_signal WHERE rule_id LIKE 'A-%'")
     assert set(signals["household_no"]) <= set(valid["household_no"])
+
+
+def test_accidents_from_the_accident_source(policy_run, demo_city):
+    files = list((demo_city["landing"] / "gongan_accident").glob("*.csv"))
+    landed = pd.concat([pd.read_csv(f, encoding="gb18030", dtype=str) for f in files])
+    recent = pd.to_datetime(landed["事故发生日期"]) > pd.Timestamp(AS_OF) - pd.DateOffset(years=1)
+    serious = landed[
+        recent
+        & (
+            landed["伤亡情况"].isin(["死亡", "重伤"])
+            | (landed["直接财产损失(元)"].astype(float) >= 10000)
+        )
+    ]
+    signals = policy_run["table"](
+        f"SELECT * FROM risk_signal WHERE as_of = '{AS_OF}' AND rule_id = 'R-ACCIDENT'"
+    )
+    assert len(serious) > 0 and len(signals) == len(serious)
+    assert set(signals["risk_code"]) == {"05"} and set(signals["risk_type"]) == {"因意外事故"}
+    # Only households planted with hardship (the clean ones had minor or old accidents).
+    truth = pd.read_csv(demo_city["truth"] / "hardship.csv", dtype=str)
+    assert set(signals["household_no"]) <= set(truth["household_no"])

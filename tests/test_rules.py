@@ -754,4 +754,5 @@ def test_registry_order_is_fixed():
         "rule_assist",
         "rule_leads",
         "rule_assets",
+        "rule_accident",
     ]

@@ -54,6 +54,7 @@ RULE_IDS = (
     "A-COMPANY",
     "A-PAYROLL",
     "A-PROPERTY",
+    "R-ACCIDENT",
 )
 
 
@@ -195,6 +196,12 @@ class RiskType(Section):
     aliases: list[str] = Field(default_factory=list)
 
 
+class Accident(Section):
+    sources: list[str] = Field(min_length=1)  # accident extracts (公安交警, 应急管理 ...)
+    injuries: list[str]  # 伤亡情况 that count (a member killed or seriously injured)
+    min_loss: float  # or a direct property loss of at least this (yuan)
+
+
 class Authorisation(Section):
     """承诺授权书: which signed authorisations let asset checks be shown for a household."""
 
@@ -264,6 +271,7 @@ class RuleSet(Section):
     object_types: ObjectTypes
     authorisation: Authorisation
     low_income: LowIncome
+    accident: Accident
 
     @model_validator(mode="after")
     def _codes_known(self) -> RuleSet:

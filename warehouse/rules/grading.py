@@ -13,6 +13,7 @@ import datetime as dt
 import pandas as pd
 
 from warehouse.models import HouseholdFlag
+from warehouse.rules.accident import rule_accident
 from warehouse.rules.assets import authorised_households, rule_assets
 from warehouse.rules.assistance import rule_assist
 from warehouse.rules.config import RuleSet
@@ -52,6 +53,7 @@ RULES = (
     rule_assist,
     rule_leads,
     rule_assets,
+    rule_accident,
 )
 
 
