@@ -139,7 +139,8 @@ def test_risk_types_are_national_and_the_safety_net_is_a_tag(policy_run):
         for item in filter(None, types.split(";")):
             assert item.split("（")[0] in labels, item
     assert "兜底保障" not in ";".join(mart["risk_types"].dropna())
-    assert mart["tags"].dropna().eq("兜底保障").all() and mart["tags"].notna().any()
+    tags = {t for joined in mart["tags"].dropna() for t in joined.split(";")}
+    assert tags == {"兜底保障", "低保边缘家庭", "刚性支出困难家庭"}
 
 
 def test_evidence_of_every_flagged_household_in_the_mart_and_the_workbooks(policy_run):
