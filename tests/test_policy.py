@@ -514,3 +514,11 @@ def test_an_accident_killing_or_seriously_injuring_a_member_is_a_sudden_risk():
     flags = flags_of(gongan_accident=flags_input, nync_income=[income("injured", 2026, 30000.0)])
     assert typed(flags, "injured") == ("突发严重困难户", "object")
     assert flags.loc["injured", "grade"] == "yellow"
+
+
+def test_household_numbers_are_masked_for_analysts():
+    from warehouse.marts.monitoring_list import mask_household_no
+
+    numbers = pd.Series(["360502340982", "H1", "123456789"])
+    assert mask_household_no(numbers).tolist() == ["360502****82", "**", "123456*89"]
+    assert mask_household_no(pd.Series([], dtype=str)).tolist() == []  # an empty list

@@ -38,10 +38,12 @@ def mask_household_no(numbers: pd.Series) -> pd.Series:
     """户号 for analysts: the first 6 characters (the county's code) and the last 2, the rest
     starred ('360502****82'); numbers of 8 characters or fewer are starred whole."""
     text = numbers.astype(str)
-    keep = text.str.len() > 8
-    stars = text.str.len().sub(8).clip(lower=0).map(lambda n: "*" * n)
+    length = text.str.len()
+    keep = length > 8
+    # astype(str): an empty list maps to an empty integer column otherwise.
+    stars = length.sub(8).clip(lower=0).map(lambda n: "*" * n).astype(str)
     masked = text.str[:6] + stars + text.str[-2:]
-    return masked.where(keep, text.map(lambda t: "*" * len(t)))
+    return masked.where(keep, length.map(lambda n: "*" * n).astype(str))
 
 
 def build_monitoring_list(engine: Engine, as_of: dt.date) -> int:
