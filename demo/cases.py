@@ -26,8 +26,17 @@ from .periods import Periods
 __all__ = ["DECISION_COLUMNS", "plan_cases"]
 
 DECISION_COLUMNS = ["hh", "decision", "days_ago", "risk_types", "measures", "object_type"]
-# Risk labels as on the monitoring list the county was sent.
-LABELS = {k: v for k, v in load_rule_set()["labels"].items() if k.startswith("R-")}
+_RULES = load_rule_set()
+# Counties write risk types three ways, all accepted: the national label (as on the list
+# they were sent), the national code, or the project's earlier label.
+LABELS = {code: kind.label for code, kind in _RULES["risk_types"].items()}
+CODES = {code: code for code in LABELS}
+OLD_LABELS = {**LABELS}
+for _rule, _code in _RULES["risk_of_rule"].items():
+    if _RULES.risk_code(_RULES.label(_rule)) == _code:
+        OLD_LABELS[_code] = _RULES.label(_rule)
+# An old case eliminated for a risk no rule raises, so any current risk is a new one.
+GONE = _RULES.risk_label("05")
 # Story -> (expected status, case_no, on the list, elimination check, conflict expected).
 OUTCOMES = {
     "lead": ("lead", 1, True, "", False),
@@ -63,8 +72,11 @@ def plan_cases(
     """(decisions, stories): decision rows to write, and one story per household decided
     on or flagged (``hh``, ``story``). ``income_pc_cur`` in yuan; ``line``: this year's."""
     n = len(city.hh)
-    risk = hits[hits["rule_id"].str.startswith("R-")]
+    # Tags (兜底保障) are not risks: a household with only a tag is not on the list.
+    risk = hits[hits["rule_id"].str.startswith("R-") & ~hits["rule_id"].isin(list(_RULES["tags"]))]
     rules_of = risk.groupby("hh")["rule_id"].agg(lambda s: sorted(set(s)))
+    code = risk["risk_code"].fillna(risk["rule_id"].map(_RULES["risk_of_rule"]))
+    codes_of = code.groupby(risk["hh"]).agg(lambda s: sorted(set(s)))
     flagged = rules_of.index.to_numpy()
     used = np.zeros(n, dtype=bool)
     k = max(1, round(len(flagged) * 0.08))
@@ -99,43 +111,42 @@ def plan_cases(
         for h in np.atleast_1d(hh):
             rows.append((int(h), decision, int(days_ago), types, measures, object_type[h]))
 
-    def labels(h) -> str:
-        return ";".join(LABELS[r] for r in rules_of.get(h, []))
+    def labels(h, names=LABELS) -> str:
+        return ";".join(names[c] for c in codes_of.get(h, []))
 
     for h in stories["verifying"]:
         add(h, "开始核实", rng.integers(1, 10), labels(h))
     for h in stories["confirmed"]:
         start = int(rng.integers(40, 120))
-        add(h, "开始核实", start, labels(h))
-        add(h, "认定纳入", start - 8, labels(h))
+        add(h, "开始核实", start, labels(h, CODES))
+        add(h, "认定纳入", start - 8, labels(h, CODES))
     for h in stories["assisting"]:
         start = int(rng.integers(210, 320))
-        add(h, "开始核实", start, labels(h))
-        add(h, "认定纳入", start - 10, labels(h))
+        add(h, "开始核实", start, labels(h, OLD_LABELS))
+        add(h, "认定纳入", start - 10, labels(h, OLD_LABELS))
         add(h, "落实帮扶", start - 30, "", "公益性岗位;技能培训")
     for h in stories["not_admitted"]:
         # After every dated signal (none is later than the day before the run).
         add(h, "开始核实", 12, labels(h))
         add(h, "不予纳入", 1, labels(h))
     for h in stories["reopened"]:
-        gone = next(v for r, v in LABELS.items() if r not in rules_of.get(h, []))
-        add(h, "认定纳入", 330, gone)
+        add(h, "认定纳入", 330, GONE)
         add(h, "落实帮扶", 300, "", "产业帮扶")
-        add(h, "风险消除", 90, gone)
+        add(h, "风险消除", 90, GONE)
     for h in stories["hasty_eliminated"]:
-        add(h, "认定纳入", 100, LABELS["R-MEDICAL"])
+        add(h, "认定纳入", 100, LABELS["01"])
         add(h, "落实帮扶", 90, "", "医疗救助")
-        add(h, "风险消除", 20, LABELS["R-MEDICAL"])
+        add(h, "风险消除", 20, LABELS["01"])
     for h in stories["recovered"]:
-        add(h, "认定纳入", 280, LABELS["R-MEDICAL"])
+        add(h, "认定纳入", 280, LABELS["01"])
         add(h, "落实帮扶", 270, "", "医疗救助;技能培训")
     for h in stories["eliminated"]:
-        add(h, "认定纳入", 360, LABELS["R-DISASTER"])
+        add(h, "认定纳入", 360, LABELS["04"])
         add(h, "落实帮扶", 340, "", "受灾救助;公益性岗位")
-        add(h, "风险消除", 30, LABELS["R-DISASTER"])
+        add(h, "风险消除", 30, LABELS["04"])
     for h in stories["cleared"]:
-        add(h, "开始核实", 25, LABELS["R-MEDICAL"])
-        add(h, "不予纳入", 15, LABELS["R-MEDICAL"])
+        add(h, "开始核实", 25, LABELS["01"])
+        add(h, "不予纳入", 15, LABELS["01"])
 
     decisions = pd.DataFrame(rows, columns=DECISION_COLUMNS)
     decisions["date"] = periods.day - decisions["days_ago"].to_numpy().astype("timedelta64[D]")

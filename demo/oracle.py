@@ -36,9 +36,16 @@ def evaluate_rules(city: City, f: Facts) -> pd.DataFrame:
     year_ago = day - np.timedelta64(365, "D")
     hits: list[pd.DataFrame] = []
 
-    def add(hh: np.ndarray, rule: str, detail: np.ndarray | str) -> None:
+    def add(hh: np.ndarray, rule: str, detail: np.ndarray | str, code=None) -> None:
         hits.append(
-            pd.DataFrame({"hh": np.asarray(hh, dtype=np.int64), "rule_id": rule, "detail": detail})
+            pd.DataFrame(
+                {
+                    "hh": np.asarray(hh, dtype=np.int64),
+                    "rule_id": rule,
+                    "detail": detail,
+                    "risk_code": code,  # None: the rule's national type
+                }
+            )
         )
 
     inc = f.income
@@ -68,6 +75,8 @@ def evaluate_rules(city: City, f: Facts) -> pd.DataFrame:
     ).astype(np.int64)
     rigid = med + sch + dis
     h = np.flatnonzero(rigid > inc["total_prev"].to_numpy())
+    # Its national type is the cause of the largest cost (ties: medical, school, disaster).
+    cause = np.array(["01", "02", "04"], dtype=object)[np.argmax([med[h], sch[h], dis[h]], axis=0)]
     add(
         h,
         "R-RIGID",
@@ -76,6 +85,7 @@ def evaluate_rules(city: City, f: Facts) -> pd.DataFrame:
         + " 元 > 上年家庭纯收入 "
         + _yuan(inc["total_prev"].to_numpy()[h])
         + " 元",
+        cause,
     )
     registered = f.registry["registered"].to_numpy()
     limit = np.where(registered, MED_LIMIT_REGISTERED, MED_LIMIT_OTHER)

@@ -1093,6 +1093,118 @@ def county_decisions(ctx: Ctx) -> Iterator[OutFile]:
         )
 
 
+# ------------------------------------------------------------------------ authorisations
+
+AUTH_SCOPES = ("家庭收入、资产及社会保障信息核查", "家庭经济状况全部信息", "仅限收入核查")
+
+
+def xczx_authorisation(ctx: Ctx) -> Iterator[OutFile]:
+    """承诺授权书 signed at home visits: most households with a planted signal, a few
+    others. Some have expired or been withdrawn, some cover income only (no asset check)."""
+    rng = ctx.rng("xczx_authorisation")
+    n = len(ctx.hh_no)
+    planted = ctx.planted_hh if ctx.planted_hh is not None else np.zeros(n, dtype=bool)
+    signs = np.where(planted, rng.random(n) < 0.7, rng.random(n) < 0.05)
+    hh = np.flatnonzero(signs)
+    if not len(hh):
+        return
+    k = len(hh)
+    day = ctx.periods.day
+    signed = day - rng.integers(20, 400, size=k).astype("timedelta64[D]")
+    until = signed + np.timedelta64(365, "D")
+    # A few were withdrawn; the scope is mostly the standard wording, sometimes income only.
+    status = np.where(rng.random(k) < 0.03, "撤回", "有效").astype(object)
+    scope = np.asarray(AUTH_SCOPES, dtype=object)[rng.choice(3, size=k, p=[0.8, 0.12, 0.08])]
+    head = ctx.head[hh]
+    ids, names, _, _ = ctx.people(head)
+    data = {
+        "授权书编号": np.array([f"SQ{ctx.hh_no[h]}" for h in hh], dtype=object),
+        "户号": ctx.hh_no[hh],
+        "县(市、区)": ctx.county[hh],
+        "乡镇": ctx.township[hh],
+        "村": ctx.village[hh],
+        "户主姓名": names,
+        "户主证件号码": ids,
+        "签署日期": fmt_dates(signed),
+        "授权范围": scope,
+        "有效期至": fmt_dates(until),
+        "状态": status,
+    }
+    frame = make_frame(data, head, hh)
+    yield _csv(
+        "xczx_authorisation",
+        f"承诺授权书登记_{str(day.astype('datetime64[M]')).replace('-', '')}.csv",
+        frame,
+        list(data),
+        rng,
+        BOM,
+        str(day.astype("datetime64[M]")).replace("-", ""),
+        quirky_header=False,
+    )
+
+
+# ----------------------------------------------------------------------------- accidents
+
+
+def gongan_accident(ctx: Ctx) -> Iterator[OutFile]:
+    """Road accidents (公安交警): some households already planted with a risk and still
+    waiting for a decision have a member killed or seriously injured this year (因意外事故,
+    never on a household whose county story is planted); clean households appear only with
+    minor injuries and small losses, or with an accident older than the window."""
+    rng = ctx.rng("gongan_accident")
+    n = len(ctx.hh_no)
+    planted = ctx.planted_hh if ctx.planted_hh is not None else np.zeros(n, dtype=bool)
+    decided = np.zeros(n, dtype=bool)
+    if ctx.decisions is not None and len(ctx.decisions):
+        decided[ctx.decisions["hh"].to_numpy()] = True
+    serious = np.flatnonzero(planted & ~decided & (rng.random(n) < 0.25))
+    clean = np.flatnonzero(~planted & (rng.random(n) < 0.01))
+    minor, old = clean[: len(clean) // 2], clean[len(clean) // 2 :]
+    hh = np.concatenate([serious, minor, old])
+    if not len(hh):
+        return
+    k_s, k_m, k_o = len(serious), len(minor), len(old)
+    day = ctx.periods.day
+    days_ago = np.concatenate(
+        [rng.integers(5, 300, k_s), rng.integers(5, 300, k_m), rng.integers(400, 700, k_o)]
+    )
+    injury = np.concatenate(
+        [
+            rng.choice(np.array(["死亡", "重伤"], dtype=object), k_s),
+            np.full(k_m, "轻伤", dtype=object),
+            np.full(k_o, "死亡", dtype=object),
+        ]
+    )
+    loss = np.concatenate(
+        [rng.integers(0, 50000, k_s), rng.integers(0, 9000, k_m), rng.integers(0, 9000, k_o)]
+    )
+    order = np.argsort(days_ago)[::-1]  # oldest first, as the register lists them
+    hh, days_ago, injury, loss = hh[order], days_ago[order], injury[order], loss[order]
+    head = ctx.head[hh]
+    ids, names, _, _ = ctx.people(head)
+    data = {
+        "事故编号": np.array([f"JT{1000 + i}" for i in range(len(hh))], dtype=object),
+        "事故发生日期": fmt_dates(day - days_ago.astype("timedelta64[D]")),
+        "当事人姓名": names,
+        "当事人身份证号": ids,
+        "伤亡情况": injury,
+        "直接财产损失(元)": loss.astype(object),
+        "乡镇": ctx.township[hh],
+        "村": ctx.village[hh],
+    }
+    ym = str(day.astype("datetime64[M]")).replace("-", "")
+    yield _csv(
+        "gongan_accident",
+        f"交通事故当事人_{ym}.csv",
+        make_frame(data, head, hh),
+        list(data),
+        rng,
+        GB,
+        ym,
+        quirky_header=False,
+    )
+
+
 SOURCES: tuple[tuple[str, Callable[[Ctx], Iterator[OutFile]]], ...] = (
     ("gongan_hukou", gongan_hukou),
     ("xczx_registry", xczx_registry),
@@ -1115,4 +1227,6 @@ SOURCES: tuple[tuple[str, Callable[[Ctx], Iterator[OutFile]]], ...] = (
     ("cadre_visits", cadre_visits),
     ("minzheng_db", minzheng_db),
     ("county_decisions", county_decisions),
+    ("xczx_authorisation", xczx_authorisation),
+    ("gongan_accident", gongan_accident),
 )

@@ -21,7 +21,9 @@ from warehouse.access import AccessControlError, add_county_officer, grant_roles
 from warehouse.db import connect
 from warehouse.models import (
     LoadAudit,
+    MonitoringEvidence,
     MonitoringList,
+    MonitoringListDeidentified,
     MonitoringListHistory,
     PiiIdentity,
     Quarantine,
@@ -32,6 +34,36 @@ pytestmark = pytest.mark.postgres
 
 AS_OF = dt.date(2026, 11, 30)
 YUSHUI, FENYI = "渝水区", "分宜县"
+
+
+def _evidence_row(household_no: str, county: str, signal_no: int) -> dict:
+    return {
+        "household_no": household_no,
+        "signal_no": signal_no,
+        "county": county,
+        "member_name": "张三",
+        "member_id_masked": "360502********123X",
+        "kind": "risk",
+        "rule_id": "R-MEDICAL",
+        "risk_code": "01",
+        "risk_type": "因病",
+        "evidence": "12个月医疗自付 25000 元",
+        "as_of": AS_OF,
+    }
+
+
+def _public_row(row_no: int, county: str) -> dict:
+    return {
+        "row_no": row_no,
+        "household_masked": "360502****01",
+        "county": county,
+        "object_type": "边缘易致贫户",
+        "risk_types": "因病",
+        "grade": "red",
+        "status": "lead",
+        "first_flagged_at": AS_OF,
+        "as_of": AS_OF,
+    }
 
 
 def _mart_row(household_no: str, county: str) -> dict:
@@ -63,6 +95,18 @@ def warehouse(postgres_url):
         conn.execute(
             insert(MonitoringListHistory),
             [_mart_row("H001", YUSHUI), _mart_row("H003", FENYI)],
+        )
+        conn.execute(
+            insert(MonitoringEvidence),
+            [
+                _evidence_row("H001", YUSHUI, 1),
+                _evidence_row("H001", YUSHUI, 2),
+                _evidence_row("H003", FENYI, 3),
+            ],
+        )
+        conn.execute(
+            insert(MonitoringListDeidentified),
+            [_public_row(1, YUSHUI), _public_row(2, YUSHUI), _public_row(3, FENYI)],
         )
         conn.execute(
             insert(PiiIdentity),
@@ -154,17 +198,24 @@ def _tables(engine) -> list[str]:
     return sorted(inspect(engine).get_table_names())
 
 
-def test_bi_reader_reads_the_marts_and_nothing_else(warehouse, postgres_url, logins):
+NAMED = {"mart_monitoring_list", "mart_monitoring_list_history", "mart_monitoring_evidence"}
+
+
+def test_bi_reader_reads_aggregates_and_the_deidentified_list_only(warehouse, postgres_url, logins):
     analyst = logins("bi_reader")
     tables = _tables(warehouse)
     assert {"pii_identity", "quarantine", "dim_person", "stg_gongan_hukou"} <= set(tables)
+    assert set(tables) >= NAMED
     readable = {t for t in tables if _can_select(postgres_url, analyst, t)}
-    assert readable == {t for t in tables if t.startswith("mart_")}
+    assert readable == {t for t in tables if t.startswith("mart_")} - NAMED
+    assert {"mart_risk_by_region", "mart_monitoring_list_deidentified"} <= readable
     with connected_as(postgres_url, analyst) as conn:
-        counties = conn.exec_driver_sql("SELECT county FROM mart_monitoring_list").scalars()
+        counties = conn.exec_driver_sql(
+            "SELECT county FROM mart_monitoring_list_deidentified"
+        ).scalars()
         assert sorted(counties) == [FENYI, YUSHUI, YUSHUI]  # analysts see every county
         with pytest.raises(ProgrammingError, match="permission denied"):
-            conn.exec_driver_sql("DELETE FROM mart_monitoring_list")
+            conn.exec_driver_sql("DELETE FROM mart_monitoring_list_deidentified")
 
 
 def test_county_officer_sees_only_their_county(warehouse, postgres_url, logins):
@@ -172,12 +223,16 @@ def test_county_officer_sees_only_their_county(warehouse, postgres_url, logins):
     other = logins(county=FENYI)
     tables = _tables(warehouse)
     readable = {t for t in tables if _can_select(postgres_url, officer, t)}
-    assert readable == {"mart_monitoring_list", "mart_monitoring_list_history", "officer_county"}
+    assert readable == NAMED | {"officer_county"}
     with connected_as(postgres_url, officer) as conn:
         rows = conn.exec_driver_sql("SELECT household_no, county FROM mart_monitoring_list")
         assert sorted(rows) == [("H001", YUSHUI), ("H002", YUSHUI)]
         past = conn.exec_driver_sql("SELECT household_no FROM mart_monitoring_list_history")
         assert list(past.scalars()) == ["H001"]  # earlier runs: their county only, too
+        evidence = conn.exec_driver_sql(
+            "SELECT household_no, signal_no FROM mart_monitoring_evidence ORDER BY signal_no"
+        )
+        assert evidence.all() == [("H001", 1), ("H001", 2)]  # the evidence: same rule
         # Their own registration only, not the other officers'.
         registry = conn.exec_driver_sql("SELECT role_name, county FROM officer_county").all()
         assert registry == [(officer, YUSHUI)]
@@ -309,7 +364,12 @@ def test_the_whole_run_works_as_the_pipeline_role(demo_city, postgres_url, login
     officer = logins(county=county)
     with connected_as(postgres_url, officer) as conn:
         seen = conn.exec_driver_sql("SELECT county FROM mart_monitoring_list").scalars().all()
+        evidence = conn.exec_driver_sql("SELECT county FROM mart_monitoring_evidence")
+        evidence = evidence.scalars().all()
     assert seen and set(seen) == {county} and len(seen) == per_county[county]
+    assert evidence and set(evidence) == {county}
     with connected_as(postgres_url, analyst) as conn:
-        total = conn.exec_driver_sql("SELECT count(*) FROM mart_monitoring_list").scalar_one()
+        total = conn.exec_driver_sql(
+            "SELECT count(*) FROM mart_monitoring_list_deidentified"
+        ).scalar_one()
     assert total == sum(per_county.values())

@@ -164,7 +164,13 @@ def test_a_risk_type_the_county_never_decided_on_reopens_an_eliminated_case():
     assert case["status"] == "lead" and case["case_no"] == 2 and case["reopened"]
     same_type = [_signal(rule_id="R-DISASTER", event_date=pd.Timestamp("2026-01-05"))]
     case = _cases([_flag(risk_types="因灾")], same_type, decided).loc["H1"]
-    assert case["status"] == "eliminated" and case["case_no"] == 1 and not case["on_list"]
+    assert case["status"] == "eliminated" and case["case_no"] == 1
+    # Not reopened (the county weighed that loss), but the loss still counts as an open
+    # rigid cost: the elimination is kept on the list for a second look.
+    assert case["decision_conflict"] == "刚性支出未化解即标注风险消除" and case["on_list"]
+    # An eliminated case stays closed when nothing is signalled any more.
+    case = _cases([], [], decided).loc["H1"]
+    assert case["status"] == "eliminated" and not case["on_list"]
 
 
 def test_an_open_case_stays_on_the_list_when_no_longer_flagged():

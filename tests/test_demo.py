@@ -20,8 +20,9 @@ from demo.ids import check_chars, id_strings, id_to_15, is_valid_id
 from demo.quirks import IdQuirks, corrupt_ids, fmt_amounts, fmt_dates
 
 # Header text exactly as departments.md lists it: "source: columns", continued on indented lines.
-# county_decisions is not in departments.md: it is the county's answer, specified by us
-# (connectors/sources/county_decisions.yaml).
+# county_decisions, xczx_authorisation and gongan_accident are not in departments.md: the
+# county's answer, the signed authorisations and road accidents, specified by us
+# (connectors/sources/<source>.yaml).
 _SPEC = """
 gongan_hukou: 户号 姓名 公民身份号码 性别 民族 出生日期 与户主关系 户籍地址
   乡镇(街道) 村(社区) 户口状态 注销日期 注销原因
@@ -57,6 +58,10 @@ declarations: apply_id applicant_name id_no phone township village reason reason
 cadre_visits: 走访日期 乡镇 村 户主姓名 联系电话 发现问题 问题类别 走访人
 county_decisions: 决定编号 户号 县(市、区) 乡镇 村 户主姓名 户主证件号码 决定 决定日期
   监测对象类型 风险类型 帮扶措施 经办人 备注
+xczx_authorisation: 授权书编号 户号 县(市、区) 乡镇 村 户主姓名 户主证件号码 签署日期
+  授权范围 有效期至 状态
+gongan_accident: 事故编号 事故发生日期 当事人姓名 当事人身份证号 伤亡情况 直接财产损失(元)
+  乡镇 村
 """
 
 

@@ -79,6 +79,22 @@ assets:
   min_active_properties: 3
 labels: {R-INCOME: 收入低}
 gap_rules: []
+risk_types: {"01": {label: 因病}}
+risk_of_rule: {}
+tags: {}
+object_types: {sudden_rules: []}
+authorisation:
+  source: xczx_authorisation
+  asset_scope: [全部]
+  valid_status: [有效]
+  pending_label: 待授权
+low_income:
+  dibao_standard: {2024: 5000}
+  edge_multiple: 1.5
+  dibao_categories: [城乡低保]
+  edge_tag: 低保边缘
+  rigid_tag: 刚性支出困难
+accident: {sources: [gongan_accident], injuries: [死亡], min_loss: 1}
 """
 
 
@@ -126,7 +142,7 @@ def test_rule_set_is_read_only():
 def test_unknown_top_level_key_is_refused_naming_file_key_and_allowed(tmp_path):
     message = refused(tmp_path, DEFAULT_TEXT + "gap_rulez: [R-HOUSING]\n")
     assert "unknown key 'gap_rulez' at the top level" in message
-    assert "allowed: assets, assist, cases, decision_days," in message
+    assert "allowed: accident, assets, assist, authorisation, cases, decision_days," in message
     assert "gap_rules" in message.split("allowed:")[1]
 
 

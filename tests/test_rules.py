@@ -230,10 +230,16 @@ def test_grades_and_object_types():
     assert flags.loc["poor", "grade"] == "yellow"
     assert flags.loc["poor", "object_type"] == "边缘易致贫户"
     assert flags.loc["rich", "grade"] == "red"  # a housing gap is red on its own
-    assert flags.loc["rich", "object_type"] == "突发严重困难户"
+    # A housing gap well above the line: a task for 住建, not a monitoring object.
+    assert flags.loc["rich", "object_type"] == ""
+    assert flags.loc["rich", "list_category"] == "gap_referral"
+    assert flags.loc["rich", "gap_departments"] == "住建局"
     assert flags.loc["reg", "grade"] == "red"  # two risk types
     assert flags.loc["reg", "object_type"] == "脱贫不稳定户"
-    assert flags.loc["reg", "risk_types"] == "收入低于监测线;因灾"
+    # National labels in code order: 因自然灾害 (04), then 其他 (09: income below the line).
+    assert flags.loc["reg", "risk_types"] == "因自然灾害;其他"
+    assert flags.loc["reg", "risk_codes"] == "04;09"
+    assert flags.loc["reg", "rule_ids"] == "R-INCOME;R-DISASTER"
     assert flags.loc["lead", "grade"] == "green"  # an uncorroborated lead
     assert flags.loc["lead", "risk_types"] == "因病（申报）"
     assert flags.loc["lead", "lead_date"] == dt.date(2026, 11, 20)
@@ -269,9 +275,26 @@ def test_a_visit_that_found_nothing_is_not_a_lead():
     assert rules_of(sig, "old") == set()
 
 
+def authorised(*households: str) -> pd.DataFrame:
+    """Signed authorisations (承诺授权书) covering asset checks, valid on the run date."""
+    return frame(
+        [
+            {
+                "household_no": hh,
+                "signed_on": "2026-06-01",
+                "scope": "家庭收入、资产及社会保障信息核查",
+                "valid_until": "2027-05-31",
+                "auth_status": "有效",
+            }
+            for hh in households
+        ]
+    )
+
+
 def test_asset_checks_annotate_flagged_households_and_never_flag_on_their_own():
     inputs = RuleInputs(
         frames={
+            "xczx_authorisation": authorised("h", "moto", "scrapped", "one"),
             "zhujian_housing": frame(
                 [{"household_no": "h", "grade": "C", "assessed_on": "2026-01-01"}]
             ),
@@ -699,7 +722,18 @@ def test_assistance_new_case_counted_once_across_both_sources():
     assert len(new) == 1 and new["source_id"].item() == "minzheng_assistance"
     assert rules_of(sig, "in_window") == rules_of(sig, "db_only") == {"R-ASSIST"}
     assert rules_of(sig, "year_ago") == rules_of(sig, "old_active") == set()
-    assert grade_of(frames, "new") == "yellow"  # one risk type, not a gap
+    # 兜底保障 is a tag, not a risk: on its own it flags nothing; beside a risk it is shown
+    # and leaves the grade alone.
+    inputs = RuleInputs(frames=frames)
+    flags = flag_households(compute_signals(inputs, RULES, AS_OF), RULES, inputs, AS_OF)
+    assert "new" not in set(flags["household_no"])
+    assert set(sig.loc[sig["rule_id"] == "R-ASSIST", "risk_type"]) == {"兜底保障"}
+    assert sig.loc[sig["rule_id"] == "R-ASSIST", "risk_code"].isna().all()
+    with_risk = {**frames, "nync_income": frame([income("new", 2026, 7000.0)])}
+    inputs = RuleInputs(frames=with_risk)
+    flags = flag_households(compute_signals(inputs, RULES, AS_OF), RULES, inputs, AS_OF)
+    flag = flags.set_index("household_no").loc["new"]
+    assert (flag["grade"], flag["tags"], flag["risk_types"]) == ("yellow", "兜底保障", "其他")
 
 
 def test_registry_order_is_fixed():
@@ -720,4 +754,5 @@ def test_registry_order_is_fixed():
         "rule_assist",
         "rule_leads",
         "rule_assets",
+        "rule_accident",
     ]

@@ -5,11 +5,14 @@ members of one of them:
 
 - ``pipeline``: reads and writes every table, uses the sequences, creates tables (a new
   source's ``stg_*``); the only role that reads ``pii_identity``.
-- ``bi_reader``: SELECT on the marts (``mart_*``) only, every row (marts carry masked IDs
-  only; department analysts see every county).
-- ``county_officer``: SELECT on ``mart_monitoring_list`` and its history
-  (``mart_monitoring_list_history``) only, limited by row-level security to the county
-  registered for the officer in ``officer_county``.
+- ``bi_reader``: SELECT on the aggregate marts and the de-identified list
+  (``mart_monitoring_list_deidentified``), every row: every ``mart_*`` except the ones
+  naming households' people (``OFFICER_MARTS``). Department analysts see aggregates of
+  every county, never names (domain.md).
+- ``county_officer``: SELECT on ``mart_monitoring_list``, its history
+  (``mart_monitoring_list_history``) and its evidence (``mart_monitoring_evidence``) only,
+  limited by row-level security to the county registered for the officer in
+  ``officer_county``.
 
 ``grant_roles`` converges the database to this state and is safe to rerun (after every
 deploy or migration). It runs as a superuser, or as the owner of the warehouse tables who
@@ -30,7 +33,9 @@ __all__ = ["AccessControlError", "add_county_officer", "grant_roles"]
 
 MONITORING_LIST = "mart_monitoring_list"
 MONITORING_LIST_HISTORY = "mart_monitoring_list_history"
-OFFICER_MARTS = (MONITORING_LIST, MONITORING_LIST_HISTORY)  # rows of their county only
+MONITORING_EVIDENCE = "mart_monitoring_evidence"
+# Marts with names: county officers read them, rows of their county only; analysts never.
+OFFICER_MARTS = (MONITORING_LIST, MONITORING_LIST_HISTORY, MONITORING_EVIDENCE)
 OFFICER_COUNTY = "officer_county"
 # Role names go into DDL (no bind parameters there): allow plain lower-case identifiers only.
 _ROLE_NAME = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
@@ -134,7 +139,7 @@ def grant_roles(
         run(f"GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA {sch} TO {pipeline}")
         run(f"GRANT USAGE ON ALL SEQUENCES IN SCHEMA {sch} TO {pipeline}")
         for name in relations:
-            if name.startswith("mart_"):
+            if name.startswith("mart_") and name not in OFFICER_MARTS:
                 run(f"GRANT SELECT ON {sch}.{_quote(name)} TO {bi}")
         for mart in OFFICER_MARTS:
             run(f"GRANT SELECT ON {sch}.{mart} TO {officer}")
@@ -148,10 +153,10 @@ def grant_roles(
         )
         run(f"ALTER DEFAULT PRIVILEGES IN SCHEMA {sch} GRANT USAGE ON SEQUENCES TO {pipeline}")
 
-        _row_level_security(conn, sch, pipeline, bi, officer)
+        _row_level_security(conn, sch, pipeline, officer)
 
 
-def _row_level_security(conn: Connection, sch: str, pipeline: str, bi: str, officer: str) -> None:
+def _row_level_security(conn: Connection, sch: str, pipeline: str, officer: str) -> None:
     run = conn.exec_driver_sql
     registry = f"{sch}.{OFFICER_COUNTY}"
     # Policies are dropped and recreated so a changed definition always lands.
@@ -165,13 +170,14 @@ def _row_level_security(conn: Connection, sch: str, pipeline: str, bi: str, offi
     own_county = f"(SELECT oc.county FROM {registry} oc WHERE oc.role_name = current_user)"
     county_policies = [
         ("officer_own_county", f"FOR SELECT TO {officer} USING (county = {own_county})"),
-        ("bi_all_rows", f"FOR SELECT TO {bi} USING (true)"),
         # Unused while the pipeline owns the table; kept for INSERT-based loads.
         ("pipeline_all_rows", f"FOR ALL TO {pipeline} USING (true) WITH CHECK (true)"),
     ]
     tables = []
     for mart in OFFICER_MARTS:
         run(f"ALTER TABLE {sch}.{mart} OWNER TO {pipeline}")
+        # Analysts read these rows no longer (names): an earlier setup's policy goes.
+        run(f"DROP POLICY IF EXISTS bi_all_rows ON {sch}.{mart}")
         tables.append((f"{sch}.{mart}", county_policies))
     for table, policies in (
         *tables,

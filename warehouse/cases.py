@@ -79,6 +79,17 @@ def _union(items: pd.DataFrame) -> pd.Series:
     return items.groupby("key", sort=False)["item"].agg(";".join)
 
 
+def _codes(names: pd.Series, rules: RuleSet) -> pd.Series:
+    """National risk type codes of the names a county wrote; an unknown name stays itself
+    (it then matches no signal, so the signal counts as new)."""
+    return names.map(rules.risk_names).fillna(names)
+
+
+def _national(names: pd.Series, rules: RuleSet) -> pd.Series:
+    """The national label of each name a county wrote (unknown names unchanged)."""
+    return _codes(names, rules).map(rules.risk_label)
+
+
 def suggest_measures(
     risk_rules: pd.DataFrame, labour: pd.Series, object_type: pd.Series, rules: RuleSet
 ) -> pd.Series:
@@ -155,6 +166,8 @@ def derive_cases(inputs: CaseInputs, rules: RuleSet, as_of: dt.date) -> pd.DataF
     now = flags[flags["as_of"] == today].set_index("household_no").rename_axis(None)
     signals = inputs.signals.copy()
     signals["event_date"] = pd.to_datetime(signals["event_date"])
+    if "risk_code" not in signals:
+        signals["risk_code"] = signals["risk_type"].map(rules.risk_names)
     signals = signals[signals["household_no"].isin(now.index)]
     events = _decision_events(inputs.decisions, rules, as_of)
 
@@ -173,15 +186,19 @@ def derive_cases(inputs: CaseInputs, rules: RuleSet, as_of: dt.date) -> pd.DataF
     closed_last = case["last_status"].isin(cfg["closing"])
 
     # A closed case reopens on a new risk: a type never decided on, or dated after the close.
+    # Types compare by national code: a county may write the code, the national label or
+    # an old label; a tag (兜底保障) is no risk and never reopens a case.
     decided = _items(events["risk_types"], events["household_no"]).rename(
         columns={"key": "household_no", "item": "types"}
     )
-    sig = signals[signals["rule_id"].str[:2].isin(["R-", "L-"])].merge(
+    decided["risk_code"] = _codes(decided["types"], rules)
+    is_risk = signals["rule_id"].map(rules.is_risk).astype(bool)
+    sig = signals[is_risk | signals["rule_id"].str.startswith("L-")].merge(
         case[["close_date"]], left_on="household_no", right_index=True
     )
-    known = pd.MultiIndex.from_frame(decided.rename(columns={"types": "risk_type"}))
-    untouched = ~pd.MultiIndex.from_frame(sig[["household_no", "risk_type"]]).isin(known)
-    new_type = sig["rule_id"].str.startswith("R-") & untouched
+    known = pd.MultiIndex.from_frame(decided[["household_no", "risk_code"]])
+    untouched = ~pd.MultiIndex.from_frame(sig[["household_no", "risk_code"]]).isin(known)
+    new_type = sig["rule_id"].map(rules.is_risk).astype(bool) & untouched
     after = sig["event_date"] > sig["close_date"]
     new = sig[new_type | after]
     reopened = closed_last & case["flagged"] & households.isin(new["household_no"])
@@ -227,23 +244,36 @@ def derive_cases(inputs: CaseInputs, rules: RuleSet, as_of: dt.date) -> pd.DataF
     confirmed = episode[episode["status"] == "confirmed"].groupby("household_no")["decided_on"]
     case["confirmed_at"] = confirmed.max().reindex(households)
     case["closed_at"] = case["close_date"].where(case["status"].isin(cfg["closing"]))
-    case["decided_risk_types"] = _union(
-        _items(episode["risk_types"], episode["household_no"])
-    ).reindex(households)
+    decided_now = _items(episode["risk_types"], episode["household_no"])
+    decided_now["item"] = _national(decided_now["item"], rules)
+    case["decided_risk_types"] = _union(decided_now).reindex(households)
     applied = _items(episode["measures"], episode["household_no"])
     case["measures"] = _union(applied).reindex(households)
     n_measures = applied.drop_duplicates().groupby("key").size().reindex(households, fill_value=0)
 
     labour = _working_age_members(inputs.persons, rules, as_of).reindex(households, fill_value=0)
     case["working_age_members"] = labour
-    object_type = now["object_type"].reindex(households)
-    last_type = events.dropna(subset=["object_type"]).groupby("household_no")["object_type"].last()
-    object_type = object_type.fillna(last_type.reindex(households))
+    # The type that stands: the county's, once it confirmed one in this case; else the
+    # rules' (which hold the national system's type first: docs/policy.md).
+    confirmed_types = episode[
+        episode["status"].isin(["confirmed", "assisting"])
+        & episode["object_type"].fillna("").ne("")
+    ]
+    county_type = confirmed_types.groupby("household_no")["object_type"].last()
+    county_type = county_type.reindex(households)
+    rules_type = now["object_type"].replace("", np.nan).reindex(households)
+    object_type = county_type.fillna(rules_type)
+    case["object_type"] = object_type
+    case["object_type_source"] = np.where(
+        county_type.notna(), "county", np.where(rules_type.notna(), "rules", None)
+    )
     # Risks to help with: the current signals, else the types the county decided on.
-    label_to_rule = {v: k for k, v in rules["labels"].items() if k.startswith("R-")}
-    current = signals.loc[signals["rule_id"].str.startswith("R-"), ["household_no", "rule_id"]]
+    code_to_rule: dict[str, str] = {}
+    for rule_id, code in rules["risk_of_rule"].items():
+        code_to_rule.setdefault(code, rule_id)
+    current = signals.loc[is_risk, ["household_no", "rule_id"]]
     decided_rules = (
-        decided.assign(rule_id=decided["types"].map(label_to_rule))
+        decided.assign(rule_id=decided["risk_code"].map(code_to_rule))
         .dropna(subset=["rule_id"])[["household_no", "rule_id"]]
         .loc[lambda f: ~f["household_no"].isin(current["household_no"])]
     )
@@ -279,6 +309,22 @@ def derive_cases(inputs: CaseInputs, rules: RuleSet, as_of: dt.date) -> pd.DataF
     return case[CASE_COLUMNS]
 
 
+def _rules_flagged(flags: pd.DataFrame, rules: RuleSet) -> pd.DataFrame:
+    """(household_no, as_of, rule_id) of every flag; flags written before rule ids were kept
+    give their rules back from their labels."""
+    if "rule_ids" in flags:
+        items = _items(flags["rule_ids"], flags.index.to_series())
+    else:
+        items = pd.DataFrame(columns=["key", "item"])
+    by_label = {label: rule_id for rule_id, label in rules["labels"].items()}
+    old = flags.index[flags["rule_ids"].isna()] if "rule_ids" in flags else flags.index
+    labels = _items(flags.loc[old, "risk_types"], old.to_series())
+    labels["item"] = labels["item"].map(by_label)
+    items = pd.concat([items, labels.dropna()], ignore_index=True)
+    rows = flags.loc[items["key"].to_numpy(), ["household_no", "as_of"]].reset_index(drop=True)
+    return rows.assign(rule_id=items["item"].to_numpy())
+
+
 def _elimination_check(
     case: pd.DataFrame,
     inputs: CaseInputs,
@@ -293,37 +339,55 @@ def _elimination_check(
     """(blockers, conflicts) per household, in Chinese; NaN where none holds.
 
     Blockers: the domain.md conditions for 风险消除 not met yet. Conflicts: for households
-    the county marked eliminated, the conditions that decision broke.
+    the county marked eliminated, every condition that decision broke (income stable above
+    the line, rigid costs, 三保障 and water, labour, six months, measures): judged on the
+    flags of the months before the decision and on the run date's signals.
     """
     elim = rules["cases"]["elimination"]
     households = case.index
     months = int(elim["min_months_since_confirmed"])
+    stable = pd.DateOffset(months=int(elim["income_stable_months"]))
     confirmed = case["confirmed_at"]
     too_soon = confirmed.isna() | (confirmed + pd.DateOffset(months=months) > today)
     few_measures = n_measures < int(elim["min_measures"])
+    is_risk = signals["rule_id"].map(rules.is_risk).astype(bool)
 
     def signalled(rule_ids) -> np.ndarray:
         return households.isin(signals.loc[signals["rule_id"].isin(rule_ids), "household_no"])
 
+    flagged = _rules_flagged(flags.reset_index(drop=True), rules)
+    flagged = flagged.merge(case[["close_date"]], left_on="household_no", right_index=True)
+
+    def flagged_before_close(rule_ids) -> np.ndarray:
+        """Flagged for one of the rules in the months up to the closing decision."""
+        hit = flagged[
+            flagged["rule_id"].isin(rule_ids)
+            & (flagged["as_of"] <= flagged["close_date"])
+            & (flagged["as_of"] > flagged["close_date"] - stable)
+        ]
+        return households.isin(hit["household_no"])
+
     # Income stable: no income signal in any run of the last months, latest income >= line.
-    income_labels = {rules.label(r) for r in elim["income_rules"]}
-    recent = flags[flags["as_of"] > today - pd.DateOffset(months=int(elim["income_stable_months"]))]
-    recent_types = _items(recent["risk_types"], recent["household_no"])
-    income_risk = households.isin(recent_types.loc[recent_types["item"].isin(income_labels), "key"])
+    recent = flagged[flagged["as_of"] > today - stable]
+    income_risk = households.isin(
+        recent.loc[recent["rule_id"].isin(elim["income_rules"]), "household_no"]
+    )
     income_risk |= signalled(elim["income_rules"])
     inc = inputs.income.dropna(subset=["year"]).sort_values("year")
     inc = inc.drop_duplicates("household_no", keep="last").set_index("household_no")
     below = (inc["income_pc"] < inc["year"].astype(int).map(rules.line)).reindex(households)
+    below_now = below.fillna(False).astype(bool)
     no_labour = labour.eq(0)
-    at_risk = households.isin(signals.loc[signals["rule_id"].str.startswith("R-"), "household_no"])
+    at_risk = households.isin(signals.loc[is_risk, "household_no"])
+    rigid_now, gaps_now = signalled(elim["rigid_rules"]), signalled(rules["gap_rules"])
     blockers = [
         (at_risk, "仍有风险预警"),
         (too_soon, f"认定未满{months}个月"),
         (few_measures, "未落实帮扶措施"),
-        (income_risk | below.fillna(False).astype(bool), "收入未稳定高于监测线"),
+        (income_risk | below_now, "收入未稳定高于监测线"),
         (below.isna(), "缺少收入数据"),
-        (signalled(elim["rigid_rules"]), "刚性支出未化解"),
-        (signalled(rules["gap_rules"]), "三保障或饮水安全未保障"),
+        (rigid_now, "刚性支出未化解"),
+        (gaps_now, "三保障或饮水安全未保障"),
         (no_labour, "家庭无劳动力（不得标注风险消除）"),
     ]
     soon_at_close = confirmed.isna() | (
@@ -333,6 +397,16 @@ def _elimination_check(
         (no_labour, "无劳动力户不得标注风险消除"),
         (soon_at_close, f"认定未满{months}个月即标注风险消除"),
         (few_measures, "未落实帮扶措施即标注风险消除"),
+        (
+            flagged_before_close(elim["income_rules"]) | below_now,
+            "收入未稳定高于监测线即标注风险消除",
+        ),
+        (below.isna(), "缺少收入数据即标注风险消除"),
+        (flagged_before_close(elim["rigid_rules"]) | rigid_now, "刚性支出未化解即标注风险消除"),
+        (
+            flagged_before_close(rules["gap_rules"]) | gaps_now,
+            "三保障或饮水安全未保障即标注风险消除",
+        ),
     ]
     return (
         _join_reasons(blockers, households),
@@ -383,6 +457,7 @@ def read_case_inputs(engine: Engine, as_of: dt.date, rules: RuleSet) -> CaseInpu
                 HouseholdFlag.household_no,
                 HouseholdFlag.object_type,
                 HouseholdFlag.risk_types,
+                HouseholdFlag.rule_ids,
                 HouseholdFlag.lead_date,
             )
             .where(HouseholdFlag.as_of <= as_of)
@@ -394,6 +469,7 @@ def read_case_inputs(engine: Engine, as_of: dt.date, rules: RuleSet) -> CaseInpu
                 RiskSignal.household_no,
                 RiskSignal.rule_id,
                 RiskSignal.risk_type,
+                RiskSignal.risk_code,
                 RiskSignal.event_date,
             )
             .where(RiskSignal.as_of == as_of)

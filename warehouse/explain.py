@@ -12,6 +12,7 @@ from sqlalchemy import Engine, func, select
 
 from privacy import redact_ids
 from warehouse.db import read_frame
+from warehouse.exports import CATEGORY_LABELS
 from warehouse.models import (
     DimHousehold,
     DimPerson,
@@ -87,8 +88,12 @@ def explain_household(engine: Engine, household_no: str, as_of: dt.date | None =
     if flag is None:
         lines.append(f"截至 {as_of}：未列入监测名单" if as_of else "尚无风险信号")
     else:
+        category = CATEGORY_LABELS.get(flag.list_category or "", "")
         lines.append(
-            f"截至 {as_of}：{flag.object_type}，{flag.grade}，风险类型 {flag.risk_types}"
+            f"截至 {as_of}：{flag.object_type or '未定类型'}（{category}），{flag.grade}，"
+            f"风险类型 {flag.risk_types}"
+            + (f"（代码 {flag.risk_codes}）" if flag.risk_codes else "")
+            + (f"；标签：{flag.tags}" if flag.tags else "")
             + (f"；资产核查：{flag.asset_check}" if flag.asset_check else "")
         )
     if case is not None:
@@ -122,6 +127,8 @@ def _case_lines(case) -> list[str]:
     if case.decision_due is not None:
         head += f"，认定截止 {case.decision_due}" + ("（已逾期）" if case.overdue else "")
     lines = [head]
+    if case.object_type_source == "county":
+        lines.append(f"  县级认定类型：{case.object_type}")
     if case.measures:
         lines.append(f"  已落实帮扶措施：{case.measures}")
     if case.suggested_measures:

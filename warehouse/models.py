@@ -47,7 +47,9 @@ __all__ = [
     "HouseholdFlagHistory",
     "LoadAudit",
     "MatchModel",
+    "MonitoringEvidence",
     "MonitoringList",
+    "MonitoringListDeidentified",
     "MonitoringListHistory",
     "PiiIdentity",
     "Quarantine",
@@ -213,6 +215,8 @@ class RiskSignal(Base):
     value: Mapped[float | None] = mapped_column(Float)
     threshold: Mapped[float | None] = mapped_column(Float)
     evidence: Mapped[str] = mapped_column(Text)
+    # National risk type code (rules file risk_types) of a risk or a lead; NULL otherwise.
+    risk_code: Mapped[str | None] = mapped_column(String(8))
 
 
 class HouseholdFlag(Base):
@@ -227,6 +231,13 @@ class HouseholdFlag(Base):
     asset_check: Mapped[str | None] = mapped_column(Text)
     evidence_count: Mapped[int] = mapped_column(Integer)
     lead_date: Mapped[dt.date | None] = mapped_column(Date)
+    risk_codes: Mapped[str | None] = mapped_column(Text)  # national codes of the risks, ';'
+    rule_ids: Mapped[str | None] = mapped_column(Text)  # the rules behind the flag, ';'
+    tags: Mapped[str | None] = mapped_column(Text)  # e.g. 兜底保障: shown, not a risk
+    income_position: Mapped[str | None] = mapped_column(String(8))  # below|near|above|unknown
+    # object | gap_referral | verify | lead (docs/policy.md, the object-type decision table)
+    list_category: Mapped[str | None] = mapped_column(String(16))
+    gap_departments: Mapped[str | None] = mapped_column(Text)  # who closes the gaps, ';'
 
 
 class HouseholdCase(Base):
@@ -260,6 +271,10 @@ class HouseholdCase(Base):
     # A county decision the rules contradict (e.g. eliminated without working-age labour).
     decision_conflict: Mapped[str | None] = mapped_column(Text)
     on_list: Mapped[bool] = mapped_column(Boolean)  # shown on mart_monitoring_list
+    # The type that stands: the county's confirmed one, else the national system's, else
+    # the rules' (object_type_source: county | registry | rules; NULL when none applies).
+    object_type: Mapped[str | None] = mapped_column(String(16))
+    object_type_source: Mapped[str | None] = mapped_column(String(16))
 
 
 class MonitoringList(Base):
@@ -291,6 +306,12 @@ class MonitoringList(Base):
     elimination_check: Mapped[str | None] = mapped_column(String(16))
     elimination_blockers: Mapped[str | None] = mapped_column(Text)
     decision_conflict: Mapped[str | None] = mapped_column(Text)
+    object_type_source: Mapped[str | None] = mapped_column(String(16))
+    list_category: Mapped[str | None] = mapped_column(String(16))
+    income_position: Mapped[str | None] = mapped_column(String(8))
+    risk_codes: Mapped[str | None] = mapped_column(Text)
+    tags: Mapped[str | None] = mapped_column(Text)
+    gap_departments: Mapped[str | None] = mapped_column(Text)
 
     __table_args__ = (
         Index("ix_monitoring_region", "county", "township", "village"),
@@ -496,6 +517,63 @@ def staging_table(spec: SourceSpec, metadata: MetaData = Base.metadata) -> Table
             continue  # raw IDs never leave pii_identity
         columns.append(Column(col.field, _SQL_TYPES[col.type](), comment=col.header))
     return Table(spec.staging_table, metadata, *columns, comment=f"{spec.department} {spec.title}")
+
+
+class MonitoringEvidence(Base):
+    """mart_monitoring_evidence - grain: one row per signal behind a household on the list
+    at the latest run date: who (member, masked ID), what (national risk type, Chinese
+    evidence, value, threshold) and where from (department, file, row). Same row-level
+    security as the list: a county officer sees the county's rows."""
+
+    __tablename__ = "mart_monitoring_evidence"
+    household_no: Mapped[str] = mapped_column(Text, primary_key=True)
+    signal_no: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    county: Mapped[str | None] = mapped_column(String(32))
+    township: Mapped[str | None] = mapped_column(Text)
+    village: Mapped[str | None] = mapped_column(Text)
+    head_name: Mapped[str | None] = mapped_column(Text)
+    member_name: Mapped[str | None] = mapped_column(Text)
+    member_id_masked: Mapped[str | None] = mapped_column(String(32))
+    kind: Mapped[str] = mapped_column(String(16))  # risk | lead | tag | watch | asset
+    rule_id: Mapped[str] = mapped_column(String(32))
+    risk_code: Mapped[str | None] = mapped_column(String(8))
+    risk_type: Mapped[str] = mapped_column(String(32))
+    evidence: Mapped[str] = mapped_column(Text)
+    source_id: Mapped[str | None] = mapped_column(String(64))
+    department: Mapped[str | None] = mapped_column(Text)
+    file_name: Mapped[str | None] = mapped_column(Text)
+    row_number: Mapped[int | None] = mapped_column(Integer)
+    event_date: Mapped[dt.date | None] = mapped_column(Date)
+    value: Mapped[float | None] = mapped_column(Float)
+    threshold: Mapped[float | None] = mapped_column(Float)
+    as_of: Mapped[dt.date] = mapped_column(Date)
+
+    __table_args__ = (Index("ix_evidence_region", "county", "township", "village"),)
+
+
+class MonitoringListDeidentified(Base):
+    """mart_monitoring_list_deidentified - grain: one row per household on the list at the
+    latest run date, without names or ID numbers and with the 户号 masked: what department
+    analysts (bi_reader) read; names stay with county officers."""
+
+    __tablename__ = "mart_monitoring_list_deidentified"
+    row_no: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    household_masked: Mapped[str] = mapped_column(String(32))
+    county: Mapped[str | None] = mapped_column(String(32))
+    township: Mapped[str | None] = mapped_column(Text)
+    village: Mapped[str | None] = mapped_column(Text)
+    object_type: Mapped[str] = mapped_column(String(16))
+    list_category: Mapped[str | None] = mapped_column(String(16))
+    income_position: Mapped[str | None] = mapped_column(String(8))
+    risk_codes: Mapped[str | None] = mapped_column(Text)
+    risk_types: Mapped[str] = mapped_column(Text)
+    tags: Mapped[str | None] = mapped_column(Text)
+    grade: Mapped[str] = mapped_column(String(8))
+    status: Mapped[str] = mapped_column(String(16))
+    first_flagged_at: Mapped[dt.date] = mapped_column(Date)
+    decision_due: Mapped[dt.date | None] = mapped_column(Date)
+    overdue: Mapped[bool | None] = mapped_column(Boolean)
+    as_of: Mapped[dt.date] = mapped_column(Date)
 
 
 # The web console's tables share this metadata, so migrations and the data dictionary

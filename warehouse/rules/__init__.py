@@ -13,7 +13,8 @@ Modules, in the order a run uses them:
 - one module per risk family: ``income`` (R-INCOME, W-NEAR-LINE, R-DROP, R-RIGID),
   ``health`` (R-MEDICAL, R-DISABILITY, R-MEDINS), ``home`` (R-DISASTER, R-HOUSING,
   R-WATER), ``education`` (R-SCHOOL), ``work`` (R-WORK, R-LABOUR), ``assistance``
-  (R-ASSIST), ``leads`` (L-DECLARATION, L-VISIT), ``assets`` (A-*).
+  (R-ASSIST: a tag, not a risk), ``leads`` (L-DECLARATION, L-VISIT), ``assets`` (A-*,
+  only with a signed authorisation), ``accident`` (R-ACCIDENT).
 - ``grading``: the rule registry, ``compute_signals`` and ``flag_households``.
 - ``storage``: ``run_rules`` computes and stores one run date.
 """

@@ -1,4 +1,5 @@
-"""Safety-net risk: 兜底保障 (R-ASSIST: a new 低保/特困/临时救助 case in the window)."""
+"""Safety net: a new 低保/特困/临时救助 case in the window (R-ASSIST). It tags the household
+兜底保障 (``tags`` in the rule file); it is not a risk type and never raises the grade."""
 
 from __future__ import annotations
 

@@ -17,7 +17,15 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import yaml
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, PrivateAttr, ValidationError
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    ValidationError,
+    model_validator,
+)
 
 __all__ = ["DEFAULT_RULES", "RULE_IDS", "RuleSet", "RuleSetError", "load_rule_set"]
 
@@ -46,6 +54,7 @@ RULE_IDS = (
     "A-COMPANY",
     "A-PAYROLL",
     "A-PROPERTY",
+    "R-ACCIDENT",
 )
 
 
@@ -179,6 +188,53 @@ class Assets(Section):
     min_active_properties: int
 
 
+class RiskType(Section):
+    """One national risk type (返贫致贫风险类型): its label, and other names county decisions
+    may use for it (the project's old labels among them)."""
+
+    label: str
+    aliases: list[str] = Field(default_factory=list)
+
+
+class Accident(Section):
+    sources: list[str] = Field(min_length=1)  # accident extracts (公安交警, 应急管理 ...)
+    injuries: list[str]  # 伤亡情况 that count (a member killed or seriously injured)
+    min_loss: float  # or a direct property loss of at least this (yuan)
+
+
+class Authorisation(Section):
+    """承诺授权书: which signed authorisations let asset checks be shown for a household."""
+
+    source: str  # the source spec of the authorisations
+    asset_scope: list[str] = Field(min_length=1)  # a scope naming one of these covers assets
+    valid_status: list[str]
+    pending_label: str  # what the list shows without a valid authorisation
+
+
+class LowIncome(Section):
+    """The civil-affairs low-income population (低收入人口) the monitoring converges with."""
+
+    # Rural 低保 standard, yuan per person per year, by year (a year without its own uses
+    # the latest before it).
+    dibao_standard: dict[int, float] = Field(min_length=1)
+    # Counties that tie the monitoring line to the 低保 standard: line = this x standard.
+    # None: the line is monitoring_line.
+    line_multiple: float | None = Field(default=None, gt=0)
+    # 低保边缘家庭: per-capita income below this x the standard, not on 低保 (a tag).
+    edge_multiple: float = Field(gt=0)
+    dibao_categories: list[str]  # assistance categories that mean "on 低保" (active case)
+    edge_tag: str  # the tags shown for the two categories
+    rigid_tag: str  # 刚性支出困难家庭: rigid costs above income (R-RIGID)
+
+
+class ObjectTypes(Section):
+    """What the object-type decision table reads (docs/policy.md)."""
+
+    # 突发严重困难户: rigid spending is large or income fell sharply (因病、因灾、因学 costs).
+    # A gap signal of these rules (a dropout) is not a sudden difficulty.
+    sudden_rules: RuleIds
+
+
 class RuleSet(Section):
     """Thresholds of one province and year (see default.yaml for meanings).
 
@@ -209,6 +265,28 @@ class RuleSet(Section):
     assets: Assets
     labels: Annotated[dict[str, str], AfterValidator(_known_rules)]
     gap_rules: RuleIds
+    risk_types: dict[str, RiskType] = Field(min_length=1)  # code -> national risk type
+    risk_of_rule: Annotated[dict[str, str], AfterValidator(_known_rules)]  # rule -> code
+    tags: Annotated[dict[str, str], AfterValidator(_known_rules)]  # rule -> tag, not a risk
+    object_types: ObjectTypes
+    authorisation: Authorisation
+    low_income: LowIncome
+    accident: Accident
+
+    @model_validator(mode="after")
+    def _codes_known(self) -> RuleSet:
+        unknown = sorted({c for c in self.risk_of_rule.values() if c not in self.risk_types})
+        if unknown:
+            raise ValueError(f"risk_of_rule: unknown risk type code {', '.join(unknown)}")
+        names: dict[str, str] = {}
+        for code, kind in self.risk_types.items():
+            for name in (code, kind.label, *kind.aliases):
+                if names.setdefault(name, code) != code:
+                    raise ValueError(f"risk_types: {name!r} names both {names[name]} and {code}")
+        both = sorted(set(self.tags) & set(self.risk_of_rule))
+        if both:
+            raise ValueError(f"a tag is not a risk: {', '.join(both)} in tags and risk_of_rule")
+        return self
 
     _source_path: Path | None = PrivateAttr(default=None)
     _sha256: str | None = PrivateAttr(default=None)
@@ -222,13 +300,46 @@ class RuleSet(Section):
         return self._sha256
 
     def line(self, year: int) -> float:
-        lines = self.monitoring_line
-        # A year without its own line uses the latest line set before it.
-        known = [y for y in lines if y <= year] or [min(lines)]
-        return lines[max(known)]
+        """The monitoring line of an income year: ``low_income.line_multiple`` x that year's
+        低保 standard where the county ties the two, else ``monitoring_line``."""
+        multiple = self.low_income.line_multiple
+        if multiple is not None:
+            return round(multiple * self.dibao_standard(year), 2)
+        return _by_year(self.monitoring_line, year)
+
+    def dibao_standard(self, year: int) -> float:
+        return _by_year(self.low_income.dibao_standard, year)
 
     def label(self, rule_id: str) -> str:
         return self.labels.get(rule_id, rule_id)
+
+    @property
+    def risk_names(self) -> dict[str, str]:
+        """Every name of a risk type -> its code: the code itself, the national label and
+        the aliases (the project's old labels among them). For ``Series.map``."""
+        return {
+            name: code
+            for code, kind in self.risk_types.items()
+            for name in (code, kind.label, *kind.aliases)
+        }
+
+    def risk_code(self, name: str) -> str | None:
+        """The risk type code a county or a declaration means by ``name``; None if unknown."""
+        return self.risk_names.get(str(name).strip())
+
+    def risk_label(self, code: str) -> str:
+        kind = self.risk_types.get(code)
+        return kind.label if kind else code
+
+    def is_risk(self, rule_id: str) -> bool:
+        """A risk signal (R-, not a tag such as 兜底保障)."""
+        return rule_id.startswith("R-") and rule_id not in self.tags
+
+
+def _by_year(values: dict[int, float], year: int) -> float:
+    """The value set for the year; else the latest set before it; else the earliest."""
+    known = [y for y in values if y <= year] or [min(values)]
+    return values[max(known)]
 
 
 def load_rule_set(path: str | Path | None = None) -> RuleSet:

@@ -1,7 +1,8 @@
 """How a rule states what it found: signal rows with their evidence.
 
-Every rule returns frames of ``SIGNAL_COLUMNS`` (plus ``gap``), built by ``_signals``
-from the rows it hit, so the evidence points at a staged row (source, load, row number).
+Every rule returns frames of ``SIGNAL_COLUMNS`` (plus ``gap`` and ``risk_code``), built by
+``_signals`` from the rows it hit, so the evidence points at a staged row (source, load,
+row number).
 """
 
 from __future__ import annotations
@@ -23,10 +24,19 @@ SIGNAL_COLUMNS = [
 
 
 def _signals(
-    frame: pd.DataFrame, rule_id: str, value, threshold, evidence, event_date=None, gap=False
+    frame: pd.DataFrame,
+    rule_id: str,
+    value,
+    threshold,
+    evidence,
+    event_date=None,
+    gap=False,
+    risk_code=None,
 ) -> pd.DataFrame:
     """Signals of the frame's rows. ``gap``: this signal is a 三保障/water gap (red on its
-    own); signals of a rule listed in ``gap_rules`` are gaps whatever is passed here."""
+    own); signals of a rule listed in ``gap_rules`` are gaps whatever is passed here.
+    ``risk_code``: the national risk type when the row decides it (a lead's reason, the
+    largest rigid cost); None takes the rule's type (``risk_of_rule``)."""
     out = pd.DataFrame(
         {
             "household_no": frame["household_no"].to_numpy(),
@@ -43,6 +53,7 @@ def _signals(
         ("evidence", evidence),
         ("event_date", event_date),
         ("gap", gap),
+        ("risk_code", risk_code),
     ):
         out[name] = val.to_numpy() if isinstance(val, pd.Series) else val
     return out

@@ -1,9 +1,9 @@
 """Grading: every rule's signals (``compute_signals``, in the registry's order) and one flag
-per household (``flag_households``): risk types, grade, object type, lead date, asset
-checks.
+per household (``flag_households``): national risk types, tags, grade, object type by the
+decision table (``object_types``, docs/policy.md), lead date, asset checks.
 
 Grades: red for a rigid-cost risk, a gap (三保障/饮水) or two risks and more; yellow for one
-risk; green for a watch signal or a lead only.
+risk; green for a watch signal or a lead only. A tag (兜底保障) is not a risk.
 """
 
 from __future__ import annotations
@@ -13,7 +13,8 @@ import datetime as dt
 import pandas as pd
 
 from warehouse.models import HouseholdFlag
-from warehouse.rules.assets import rule_assets
+from warehouse.rules.accident import rule_accident
+from warehouse.rules.assets import authorised_households, rule_assets
 from warehouse.rules.assistance import rule_assist
 from warehouse.rules.config import RuleSet
 from warehouse.rules.education import rule_school
@@ -25,7 +26,14 @@ from warehouse.rules.inputs import RuleInputs, _income
 from warehouse.rules.leads import rule_leads
 from warehouse.rules.work import rule_labour, rule_work
 
-__all__ = ["RULES", "compute_signals", "flag_households"]
+__all__ = [
+    "RULES",
+    "compute_signals",
+    "flag_households",
+    "income_position",
+    "low_income_tags",
+    "object_types",
+]
 
 # The registry. A new rule goes into its family's module and here. The order is part of the
 # output: compute_signals concatenates in it before sorting, so it decides the order of
@@ -45,65 +53,196 @@ RULES = (
     rule_assist,
     rule_leads,
     rule_assets,
+    rule_accident,
 )
 
 
 def compute_signals(inputs: RuleInputs, rules: RuleSet, as_of: dt.date) -> pd.DataFrame:
-    """Every signal of every household as of the date (not yet written)."""
+    """Every signal of every household as of the date (not yet written).
+
+    ``risk_code``/``risk_type``: the national risk type of a risk or a lead; a tag's label
+    (兜底保障, no code) for a tag; the rule's name for a watch signal or an asset check.
+    """
     parts = [part for rule in RULES for part in rule(inputs, rules, as_of) if len(part)]
+    columns = [*SIGNAL_COLUMNS, "gap", "risk_code", "risk_type"]
     if not parts:
-        return pd.DataFrame(columns=[*SIGNAL_COLUMNS, "gap", "risk_type"])
-    signals = pd.concat(parts, ignore_index=True)[[*SIGNAL_COLUMNS, "gap"]]
-    signals["risk_type"] = signals["rule_id"].map(rules.label)
+        return pd.DataFrame(columns=columns)
+    signals = pd.concat(parts, ignore_index=True)[[*SIGNAL_COLUMNS, "gap", "risk_code"]]
+    by_rule = signals["rule_id"].map(rules["risk_of_rule"])
+    signals["risk_code"] = signals["risk_code"].astype(object).fillna(by_rule)
+    is_tag = signals["rule_id"].isin(list(rules["tags"]))
+    signals.loc[is_tag, "risk_code"] = None
+    national = signals["risk_code"].map(
+        {code: kind.label for code, kind in rules["risk_types"].items()}
+    )
+    signals["risk_type"] = (
+        national.where(signals["risk_code"].notna())
+        .fillna(signals["rule_id"].map(rules["tags"]))
+        .fillna(signals["rule_id"].map(rules.label))
+    )
     signals["gap"] = signals["gap"].astype(bool) | signals["rule_id"].isin(rules["gap_rules"])
-    return signals.sort_values(
-        ["household_no", "rule_id", "source_id", "load_id", "row_number"]
-    ).reset_index(drop=True)
+    return (
+        signals[columns]
+        .sort_values(["household_no", "rule_id", "source_id", "load_id", "row_number"])
+        .reset_index(drop=True)
+    )
 
 
-def _lead_reason(signals: pd.DataFrame) -> pd.Series:
-    reason = signals["evidence"].str.extract(r"^[^（]*（([^）]*)）", expand=False)
+# Where a household stands against the monitoring line (docs/policy.md).
+BELOW, NEAR, ABOVE, UNKNOWN = "below", "near", "above", "unknown"
+# The list categories: a monitoring object (with a type), a gap for the responsible
+# department, a risk whose type the home verification decides, a lead or watch only.
+OBJECT, GAP_REFERRAL, VERIFY, LEAD = "object", "gap_referral", "verify", "lead"
+EDGE, UNSTABLE, SUDDEN = "边缘易致贫户", "脱贫不稳定户", "突发严重困难户"
+
+
+def income_position(inputs: RuleInputs, rules: RuleSet, households: pd.Index) -> pd.Series:
+    """below / near (under line x (1 + near_line_margin)) / above / unknown, per household,
+    from its latest income year's per-capita income and that year's line."""
+    income = (
+        _income(inputs, rules)
+        .dropna(subset=["income_pc"])
+        .sort_values("year")
+        .drop_duplicates("household_no", keep="last")
+        .set_index("household_no")
+    )
+    line = income["year"].astype(int).map(rules.line)
+    position = pd.Series(ABOVE, index=income.index, dtype=object)
+    position[income["income_pc"] < line * (1 + rules["near_line_margin"])] = NEAR
+    position[income["income_pc"] < line] = BELOW
+    return position.reindex(households).fillna(UNKNOWN)
+
+
+def object_types(
+    position: pd.Series,
+    risk: pd.Series,
+    sudden: pd.Series,
+    non_gap_risk: pd.Series,
+    registered: pd.Series,
+    monitored: pd.Series,
+) -> pd.DataFrame:
+    """The decision table of docs/policy.md, row by row (every argument per household):
+    (object_type, list_category). ``monitored``: the type the national system already
+    holds (xczx_registry 监测对象类型), or NA. The county's confirmed type is applied
+    later, by the case (``warehouse.cases``), and overrides both."""
+    by_registration = pd.Series(EDGE, index=position.index, dtype=object).where(
+        ~registered.astype(bool), UNSTABLE
+    )
+    kind = pd.Series("", index=position.index, dtype=object)
+    category = pd.Series(LEAD, index=position.index, dtype=object)  # row 9: lead/watch only
+    gaps_only = risk & ~non_gap_risk
+    rows = [
+        (risk & position.eq(ABOVE) & gaps_only, "", GAP_REFERRAL),  # row 6
+        (risk & position.eq(ABOVE) & non_gap_risk, "", VERIFY),  # row 7
+        (risk & position.eq(UNKNOWN), "", VERIFY),  # row 8
+        (risk & position.eq(NEAR), by_registration, OBJECT),  # row 5
+        (risk & sudden & position.isin([NEAR, ABOVE]), SUDDEN, OBJECT),  # row 4
+        (risk & position.eq(BELOW), by_registration, OBJECT),  # row 3
+        (monitored.notna(), monitored, OBJECT),  # row 2
+    ]
+    for mask, value, cat in rows:  # later rows take precedence
+        mask = mask.astype(bool)
+        kind[mask] = value[mask] if isinstance(value, pd.Series) else value
+        category[mask] = cat
+    return pd.DataFrame({"object_type": kind, "list_category": category})
+
+
+def low_income_tags(
+    inputs: RuleInputs, rules: RuleSet, as_of: dt.date, signals: pd.DataFrame
+) -> pd.DataFrame:
+    """(household_no, tag) of the 低收入人口 categories: 低保边缘家庭 (per-capita income below
+    ``edge_multiple`` x that year's 低保 standard, no active 低保/特困 case on the run date)
+    and 刚性支出困难家庭 (rigid costs above income: R-RIGID)."""
+    cfg = rules["low_income"]
+    income = (
+        _income(inputs, rules)
+        .dropna(subset=["income_pc"])
+        .sort_values("year")
+        .drop_duplicates("household_no", keep="last")
+    )
+    standard = income["year"].astype(int).map(rules.dibao_standard)
+    edge = income.loc[income["income_pc"] < standard * cfg["edge_multiple"], "household_no"]
+    cases = pd.concat(
+        [inputs.linked(source) for source in rules["assist"]["sources"]], ignore_index=True
+    )
+    day = pd.Timestamp(as_of)
+    ended = pd.to_datetime(cases["end_date"])
+    on_dibao = cases.loc[
+        cases["category"].isin(cfg["dibao_categories"])
+        & (pd.to_datetime(cases["approval_date"]) <= day)
+        & (ended.isna() | (ended > day)),
+        "household_no",
+    ]
+    edge = edge[~edge.isin(on_dibao)]
+    rigid = signals.loc[signals["rule_id"].eq("R-RIGID"), "household_no"]
+    return pd.concat(
+        [
+            pd.DataFrame({"household_no": edge.to_numpy(), "tag": cfg["edge_tag"]}),
+            pd.DataFrame({"household_no": rigid.unique(), "tag": cfg["rigid_tag"]}),
+        ],
+        ignore_index=True,
+    )
+
+
+def _lead_label(signals: pd.DataFrame) -> pd.Series:
     kind = signals["rule_id"].map({"L-DECLARATION": "申报", "L-VISIT": "走访"})
-    return reason + "（" + kind + "）"
+    return signals["risk_type"] + "（" + kind + "）"
+
+
+def _joined(frame: pd.DataFrame, column: str, order: pd.Series) -> pd.Series:
+    """Per household, the distinct values of ``column`` in ``order``, ';'-joined."""
+    return (
+        frame.assign(order=order)
+        .drop_duplicates(["household_no", column])
+        .sort_values(["household_no", "order", column])
+        .groupby("household_no")[column]
+        .agg(";".join)
+    )
 
 
 def flag_households(
     signals: pd.DataFrame, rules: RuleSet, inputs: RuleInputs, as_of: dt.date
 ) -> pd.DataFrame:
-    """One row per flagged household: object type, risk types, grade, lead date."""
+    """One row per flagged household: object type, list category, national risk types and
+    codes, tags, grade, lead date. A household with only tags (兜底保障) or asset checks is
+    not flagged: neither is a risk."""
+    columns = [c.name for c in HouseholdFlag.__table__.c]
     if signals.empty:
-        return pd.DataFrame(columns=[c.name for c in HouseholdFlag.__table__.c])
+        return pd.DataFrame(columns=columns)
     is_asset = signals["rule_id"].str.startswith("A-")
-    assets = signals[is_asset]
-    sig = signals[~is_asset].copy()
+    is_tag = signals["rule_id"].isin(list(rules["tags"]))
+    assets, tags = signals[is_asset], signals[is_tag]
+    sig = signals[~is_asset & ~is_tag].copy()
     if sig.empty:
-        return pd.DataFrame(columns=[c.name for c in HouseholdFlag.__table__.c])
-    is_risk = sig["rule_id"].str.startswith("R-")
+        return pd.DataFrame(columns=columns)
+    is_risk = sig["rule_id"].map(rules.is_risk).astype(bool)
     is_lead = sig["rule_id"].str.startswith("L-")
-    sig["label"] = sig["risk_type"].where(~is_lead, _lead_reason(sig))
-    # Labels in the rule set's order: risks first, then watch signals, then leads.
+    sig["label"] = sig["risk_type"].where(~is_lead, _lead_label(sig))
+    # National types in code order, then watch signals, then leads.
+    codes = list(rules["risk_types"])
     rank = {rule_id: i for i, rule_id in enumerate(rules["labels"])}
-    labels = (
-        sig.drop_duplicates(["household_no", "label"])
-        .assign(order=lambda f: f["rule_id"].map(rank).fillna(len(rank)))
-        .sort_values(["household_no", "order", "label"])
-        .groupby("household_no")["label"]
-        .agg(";".join)
+    order = (
+        sig["risk_code"]
+        .map({c: i for i, c in enumerate(codes)})
+        .where(~is_lead)
+        .fillna(len(codes) + sig["rule_id"].map(rank).fillna(len(rank)))
     )
-    risk_rules = sig[is_risk].groupby("household_no")["rule_id"].agg(lambda s: set(s))
-    flags = pd.DataFrame({"risk_types": labels})
+    flags = pd.DataFrame({"risk_types": _joined(sig, "label", order)})
+    households = flags.index
+    risks = sig[is_risk]
+    flags["risk_codes"] = _joined(risks, "risk_code", order[is_risk]).reindex(households)
+    flags["rule_ids"] = _joined(sig, "rule_id", sig["rule_id"].map(rank)).reindex(households)
     flags["evidence_count"] = sig.groupby("household_no").size()
     flags["lead_date"] = sig[is_lead].groupby("household_no")["event_date"].min()
-    flags["rules"] = risk_rules.reindex(flags.index).apply(
-        lambda v: v if isinstance(v, set) else set()
-    )
-    n_risks = flags["rules"].map(len)
+
+    def per_household(mask: pd.Series) -> pd.Series:
+        return mask.groupby(sig["household_no"]).any().reindex(households, fill_value=False)
+
+    n_risks = risks.groupby("household_no")["rule_id"].nunique().reindex(households, fill_value=0)
     # A gap: a signal marked so by its rule (e.g. a dropout), or any signal of a gap rule.
-    gap = sig["rule_id"].isin(rules["gap_rules"])
-    if "gap" in sig:
-        gap = gap | sig["gap"].fillna(False).astype(bool)
-    has_gap = gap.groupby(sig["household_no"]).any().reindex(flags.index, fill_value=False)
-    red = flags["rules"].map(lambda r: "R-RIGID" in r) | has_gap | (n_risks >= 2)
+    gap = sig["gap"].fillna(False).astype(bool) | sig["rule_id"].isin(rules["gap_rules"])
+    has_gap = per_household(gap)
+    red = per_household(sig["rule_id"].eq("R-RIGID")) | has_gap | (n_risks >= 2)
     flags["grade"] = "green"
     flags.loc[n_risks == 1, "grade"] = "yellow"
     flags.loc[red, "grade"] = "red"
@@ -114,22 +253,45 @@ def flag_households(
         .drop_duplicates("household_no", keep="last")
         .set_index("household_no")
     )
-    above_line = sig[sig["rule_id"] == "W-NEAR-LINE"]["household_no"]
-    income = (
-        _income(inputs, rules)
-        .sort_values("year")
-        .drop_duplicates("household_no", keep="last")
-        .set_index("household_no")
+    position = income_position(inputs, rules, households)
+    sudden = is_risk & sig["rule_id"].isin(rules["object_types"]["sudden_rules"]) & ~gap
+    typed = object_types(
+        position,
+        risk=per_household(is_risk),
+        sudden=per_household(sudden),
+        non_gap_risk=per_household(is_risk & ~gap),
+        registered=reg["registry_type"].reindex(households).eq("脱贫户"),
+        monitored=reg["monitored_type"].reindex(households).replace("", pd.NA),
     )
-    line = income["year"].astype(int).map(rules.line)
-    income_ok = (income["income_pc"] >= line).reindex(flags.index, fill_value=False)
-    monitored = reg["monitored_type"].reindex(flags.index)
-    registered = reg["registry_type"].reindex(flags.index).eq("脱贫户")
-    object_type = pd.Series("边缘易致贫户", index=flags.index)
-    object_type[income_ok | flags.index.isin(above_line)] = "突发严重困难户"
-    object_type[registered] = "脱贫不稳定户"
-    object_type = monitored.fillna(object_type)
-    flags["object_type"] = object_type
+    flags["object_type"] = typed["object_type"]
+    flags["list_category"] = typed["list_category"]
+    flags["income_position"] = position
+    departments = sig.loc[gap, "source_id"].map(
+        {source_id: spec.department for source_id, spec in inputs.specs.items()}
+    )
+    flags["gap_departments"] = (
+        pd.DataFrame({"household_no": sig.loc[gap, "household_no"], "d": departments})
+        .drop_duplicates()
+        .sort_values(["household_no", "d"])
+        .groupby("household_no")["d"]
+        .agg(";".join)
+        .reindex(households)
+    )
+    # Tags: the safety net (兜底保障), then the low-income categories.
+    all_tags = pd.concat(
+        [
+            tags[["household_no", "risk_type"]].rename(columns={"risk_type": "tag"}),
+            low_income_tags(inputs, rules, as_of, signals),
+        ],
+        ignore_index=True,
+    ).reset_index()
+    flags["tags"] = (
+        all_tags.drop_duplicates(["household_no", "tag"])
+        .sort_values(["household_no", "index"])
+        .groupby("household_no")["tag"]
+        .agg(";".join)
+        .reindex(households)
+    )
     flags["as_of"] = as_of
     asset_labels = (
         assets.assign(label=assets["rule_id"].map(rules.label), order=assets["rule_id"].map(rank))
@@ -138,7 +300,11 @@ def flag_households(
         .groupby("household_no")["label"]
         .agg(";".join)
     )
-    flags["asset_check"] = asset_labels.reindex(flags.index)
+    # Asset data only with the household's signed authorisation; without it, say so.
+    authorised = households.isin(authorised_households(inputs, rules, as_of))
+    flags["asset_check"] = asset_labels.reindex(households).where(
+        authorised, rules["authorisation"]["pending_label"]
+    )
     flags["lead_date"] = pd.to_datetime(flags["lead_date"]).dt.date
     flags = flags.reset_index().rename(columns={"index": "household_no"})
-    return flags[[c.name for c in HouseholdFlag.__table__.c]]
+    return flags[columns]

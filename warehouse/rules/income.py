@@ -91,6 +91,9 @@ def rule_rigid(inputs: RuleInputs, rules: RuleSet, as_of: dt.date) -> list[pd.Da
     joined = prev.join(spend, how="inner")
     hit = joined[(joined["total"] > joined["income_net"]) & joined["income_net"].notna()]
     hit = hit.reset_index()
+    # The national type is the cause of the largest cost (ties: medical, school, disaster).
+    cause = hit[["medical", "school", "disaster"]].astype(float).idxmax(axis=1)
+    risk_code = cause.map({"medical": "因病", "school": "因学", "disaster": "因自然灾害"})
     return [
         _signals(
             hit,
@@ -108,5 +111,6 @@ def rule_rigid(inputs: RuleInputs, rules: RuleSet, as_of: dt.date) -> list[pd.Da
             + "）超过上年家庭纯收入 "
             + _fmt(hit["income_net"])
             + " 元",
+            risk_code=risk_code.map(rules.risk_names),
         )
     ]

@@ -23,6 +23,8 @@ def rule_leads(inputs: RuleInputs, rules: RuleSet, as_of: dt.date) -> list[pd.Da
     visits = visits[_in_window(visits["visited_on"], as_of, months)]
     nothing = "|".join(rules["leads"]["no_finding_patterns"])
     visits = visits[~visits["finding"].fillna("").str.contains(nothing, regex=True)]
+    names = rules.risk_names
+    other = rules.risk_code("其他")
     return [
         _signals(
             dec,
@@ -31,6 +33,7 @@ def rule_leads(inputs: RuleInputs, rules: RuleSet, as_of: dt.date) -> list[pd.Da
             None,
             "农户申报（" + dec["reason"].astype(str) + "）：" + dec["reason_text"].fillna(""),
             event_date=dec["applied_at"].dt.normalize(),
+            risk_code=dec["reason"].map(names).fillna(other),
         ),
         _signals(
             visits,
@@ -42,5 +45,6 @@ def rule_leads(inputs: RuleInputs, rules: RuleSet, as_of: dt.date) -> list[pd.Da
             + "）："
             + visits["finding"].fillna(""),
             event_date=visits["visited_on"],
+            risk_code=visits["reason"].map(names).fillna(other),
         ),
     ]

@@ -1,7 +1,7 @@
 """The web console: users, sessions and the append-only audit log.
 
 Revision ID: 0008_console
-Revises: 0006
+Revises: 0007
 Create Date: 2026-12-07 14:10:00
 """
 
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0008_console"
-down_revision: str | Sequence[str] | None = "0006"
+down_revision: str | Sequence[str] | None = "0007"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
