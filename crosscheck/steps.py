@@ -64,7 +64,7 @@ from warehouse.load import (
     record_audit,
     staging_rows,
 )
-from warehouse.marts import build_monitoring_list, build_operational_marts, read_monitoring_list
+from warehouse.marts import build_monitoring_list, build_operational_marts
 from warehouse.models import LoadAudit, RunLog, SourceHealth, staging_table
 from warehouse.reports import write_data_docs, write_feedback_packs
 from warehouse.rules import DEFAULT_RULES, RuleSet, load_rule_set, run_rules
@@ -558,13 +558,8 @@ def overdue_sources(engine: Engine) -> list[str]:
 def write_exports(engine: Engine, as_of: dt.date, reports_dir: Path) -> list[str]:
     """The monitoring list for counties and a feedback pack per processed file for departments."""
     reports_dir.mkdir(parents=True, exist_ok=True)
-    written = []
-    mart = read_monitoring_list(engine)
-    path = reports_dir / f"monitoring_list_{as_of:%Y%m%d}.csv"
-    # UTF-8 with BOM so that Excel opens Chinese text correctly.
-    mart.to_csv(path, index=False, encoding="utf-8-sig")
-    written.append(str(path))
-    written += [str(p) for p in write_county_exports(engine, as_of, reports_dir)]
+    # The county exports include monitoring_list_<date>.csv, in Chinese (headers and values).
+    written = [str(p) for p in write_county_exports(engine, as_of, reports_dir)]
     written.append(str(write_data_docs(engine, reports_dir)))
     written += [str(folder) for folder in write_feedback_packs(engine, reports_dir)]
     return written
