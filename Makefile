@@ -25,8 +25,9 @@ run: $(STAMP) ## generate the demo city into var/landing and run the whole cross
 	$(BIN)/crosscheck demo --out var/landing --households $(HOUSEHOLDS) --seed $(SEED) --as-of $(AS_OF)
 	$(BIN)/crosscheck run --landing var/landing --warehouse $(WAREHOUSE) --as-of $(AS_OF) --reports var/reports
 
-test: $(STAMP) ## unit, warehouse (SQLite and PostgreSQL), end-to-end CLI and Airflow DAG tests
-	$(BIN)/python -m pytest -q
+# Two workers, one per core; a test file stays on one worker (its module fixtures are shared).
+test: $(STAMP) ## unit, warehouse (SQLite and PostgreSQL), end-to-end CLI, Airflow and browser tests
+	$(BIN)/python -m pytest -q -n 2 --dist loadfile
 
 lint: $(STAMP) ## ruff check and format check
 	$(BIN)/ruff check .

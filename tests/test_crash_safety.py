@@ -6,8 +6,12 @@ transactions, in the linking, the rules, the marts, between export files
 (``tests/faults.py`` counts the points). The rerun must heal the warehouse: every table
 equal to a clean run's, and the same export files. On SQLite and on PostgreSQL.
 
-``make fault-sweep`` runs the same tests over many more points and writes what each
-point did to ``var/bench/fault_sweep.{json,md}``.
+The same clean runs show that the backend and the order a database returns rows in change
+nothing: SQLite, SQLite with every unordered SELECT reversed, and PostgreSQL give the same
+warehouse.
+
+``make fault-sweep`` runs the kill test over many more points and writes what each point
+did to ``var/bench/fault_sweep_<backend>.{json,md}``.
 """
 
 from __future__ import annotations
@@ -30,7 +34,7 @@ from tests.warehouse_tables import differences, warehouse_tables
 pytestmark = pytest.mark.slow
 
 # A handful in `make test`; `make fault-sweep` sets many more.
-KILL_POINTS = int(os.environ.get("CROSSCHECK_TEST_FAULT_POINTS", "3"))
+KILL_POINTS = int(os.environ.get("CROSSCHECK_TEST_FAULT_POINTS", "2"))
 REPORT = os.environ.get("CROSSCHECK_TEST_FAULT_REPORT")  # path prefix for the sweep's results
 ENV = {
     "CROSSCHECK_PII_KEY": "test-only-pii-key",
@@ -110,17 +114,31 @@ def _write_report(backend: str, total: int, rows: list[dict]) -> None:
     path.with_suffix(".md").write_text("\n".join(lines) + "\n", encoding="utf-8")
 
 
+_CLEAN: dict[str, dict] = {}  # per backend: a clean run's tables, reports and point count
+
+
+def _clean_run(small_landing: Path, new_warehouse, tmp_path: Path) -> dict:
+    """One clean run per backend and test session, the yardstick of every test here."""
+    backend = new_warehouse.backend
+    if backend not in _CLEAN:
+        url, counted = new_warehouse(), tmp_path / "points"
+        reports = tmp_path / "clean"
+        code, _, err = _finish(
+            _crosscheck(url, small_landing, reports, "--count-file", str(counted))
+        )
+        assert code == 0, err[-3000:]
+        _CLEAN[backend] = {
+            "points": int(counted.read_text()),
+            "tables": warehouse_tables(url),
+            "reports": _reports(reports),
+        }
+    return _CLEAN[backend]
+
+
 def test_a_run_killed_anywhere_is_healed_by_the_rerun(small_landing, new_warehouse, tmp_path):
-    clean_url = new_warehouse()
-    counted = tmp_path / "points"
-    code, _, err = _finish(
-        _crosscheck(clean_url, small_landing, tmp_path / "clean", "--count-file", str(counted))
-    )
-    assert code == 0, err[-3000:]
-    total = int(counted.read_text())
+    clean = _clean_run(small_landing, new_warehouse, tmp_path)
+    total, expected, expected_reports = clean["points"], clean["tables"], clean["reports"]
     assert total > 300  # statements and file writes: the run is long enough to spread kills
-    expected = warehouse_tables(clean_url)
-    expected_reports = _reports(tmp_path / "clean")
     assert expected["mart_monitoring_list"] and expected_reports
 
     rows = []
@@ -158,9 +176,7 @@ def test_a_run_killed_anywhere_is_healed_by_the_rerun(small_landing, new_warehou
 
 
 def test_two_runs_at_once_leave_what_one_run_leaves(small_landing, new_warehouse, tmp_path):
-    one_url = new_warehouse()
-    code, _, err = _finish(_crosscheck(one_url, small_landing, tmp_path / "one"))
-    assert code == 0, err[-3000:]
+    expected = _clean_run(small_landing, new_warehouse, tmp_path)["tables"]
 
     url = new_warehouse()
     both = [_crosscheck(url, small_landing, tmp_path / f"run_{i}") for i in (0, 1)]
@@ -169,9 +185,37 @@ def test_two_runs_at_once_leave_what_one_run_leaves(small_landing, new_warehouse
         assert "Traceback" not in err, err[-3000:]
         # Each run either did the work or found it done (it waited for the other).
         assert code == 0, err[-3000:]
-    assert differences(warehouse_tables(url), warehouse_tables(one_url)) == {}
+    assert differences(warehouse_tables(url), expected) == {}
     # Every file was loaded by exactly one of the two runs.
     new_files = [int(out.split("files")[1].split("new")[0]) for _, out, _ in results]
     assert sorted(new_files)[0] == 0 and sum(new_files) == sum(
         1 for p in small_landing.rglob("*") if p.is_file()
     )
+
+
+def _one_shot(url: str, backend: str):
+    """A warehouse factory handing out one given URL (for ``_clean_run``)."""
+
+    def make() -> str:
+        return url
+
+    make.backend = backend
+    return make
+
+
+@pytest.mark.postgres
+def test_backend_and_row_order_do_not_change_the_warehouse(small_landing, tmp_path, postgres_url):
+    """SQLite, SQLite returning every unordered SELECT in reverse, and PostgreSQL: the same
+    warehouse, table by table (models, links, flags, cases, marts). The clean runs of the
+    tests above are reused when they ran."""
+    sqlite_url = f"sqlite:///{tmp_path / 'plain.db'}"
+    sqlite = _clean_run(small_landing, _one_shot(sqlite_url, "sqlite"), tmp_path / "s")["tables"]
+    postgres = _clean_run(small_landing, _one_shot(postgres_url, "postgresql"), tmp_path / "p")
+    reversed_url = f"sqlite:///{tmp_path / 'reversed.db'}"
+    code, _, err = _finish(
+        _crosscheck(reversed_url, small_landing, tmp_path / "r", "--reverse-unordered-selects")
+    )
+    assert code == 0, err[-3000:]
+    assert sqlite["record_link"] and sqlite["match_model"] and sqlite["household_flag"]
+    assert differences(warehouse_tables(reversed_url), sqlite) == {}
+    assert differences(postgres["tables"], sqlite) == {}
