@@ -1,6 +1,7 @@
 """Run the real ``crosscheck`` CLI and SIGKILL it at a chosen point: a crash, for tests.
 
-It can also make SQLite return unordered rows in reverse (``--reverse-unordered-selects``).
+It can also make SQLite return unordered rows in reverse (``--reverse-unordered-selects``)
+and run the clock days ahead (``--clock-shift-days``).
 
 ``python -m tests.faults [--kill-at N] [--count-file F] -- <crosscheck arguments>``
 
@@ -61,10 +62,54 @@ def _count_writes(points: _Points) -> None:
     Path.open = path_open
 
 
+def _shift_clock(days: int) -> None:
+    """Every later ``datetime.datetime.now()``/``date.today()`` through the ``datetime``
+    module reads a clock ``days`` ahead: a result that depends on the clock shows."""
+    import datetime as dt
+
+    real_datetime, real_date = dt.datetime, dt.date
+    shift = dt.timedelta(days=days)
+
+    class SameInstances(type):
+        """isinstance(x, dt.date) stays true for the real dates and datetimes."""
+
+        def __instancecheck__(cls, obj) -> bool:
+            return isinstance(obj, cls.__mro__[1])
+
+        def __subclasscheck__(cls, sub) -> bool:
+            return issubclass(sub, cls.__mro__[1])
+
+    class ShiftedDatetime(real_datetime, metaclass=SameInstances):
+        @classmethod
+        def now(cls, tz=None):
+            return real_datetime.now(tz) + shift
+
+        @classmethod
+        def utcnow(cls):
+            return real_datetime.now(dt.UTC).replace(tzinfo=None) + shift
+
+        @classmethod
+        def today(cls):
+            return real_datetime.now() + shift
+
+    class ShiftedDate(real_date, metaclass=SameInstances):
+        @classmethod
+        def today(cls):
+            return real_date.today() + shift
+
+    dt.datetime, dt.date = ShiftedDatetime, ShiftedDate
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m tests.faults")
     parser.add_argument("--kill-at", type=int, default=0, help="SIGKILL before point N")
     parser.add_argument("--count-file", type=Path, help="write the number of points passed")
+    parser.add_argument(
+        "--clock-shift-days",
+        type=int,
+        default=0,
+        help="the machine's clock runs this many days ahead (datetime.now, date.today)",
+    )
     parser.add_argument(
         "--reverse-unordered-selects",
         action="store_true",
@@ -74,6 +119,16 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     cli_args = args.cli_args[1:] if args.cli_args[:1] == ["--"] else args.cli_args
 
+    if args.clock_shift_days:
+        # C extensions check the datetime types' size when they load: load them first.
+        import great_expectations  # noqa: F401
+        import openpyxl  # noqa: F401
+        import pandas  # noqa: F401
+        import pyarrow  # noqa: F401
+
+        import crosscheck.steps  # noqa: F401
+
+        _shift_clock(args.clock_shift_days)
     if args.reverse_unordered_selects:
         # Whatever order a database happens to return rows in must not change a result.
         def _reverse(dbapi_conn, _record) -> None:

@@ -6,9 +6,9 @@ transactions, in the linking, the rules, the marts, between export files
 (``tests/faults.py`` counts the points). The rerun must heal the warehouse: every table
 equal to a clean run's, and the same export files. On SQLite and on PostgreSQL.
 
-The same clean runs show that the backend and the order a database returns rows in change
-nothing: SQLite, SQLite with every unordered SELECT reversed, and PostgreSQL give the same
-warehouse.
+The same clean runs show that the backend, the order a database returns rows in and the
+machine's clock change nothing: SQLite, SQLite with every unordered SELECT reversed,
+PostgreSQL and a clock 400 days ahead give the same warehouse.
 
 ``make fault-sweep`` runs the kill test over many more points and writes what each point
 did to ``var/bench/fault_sweep_<backend>.{json,md}``.
@@ -204,10 +204,12 @@ def _one_shot(url: str, backend: str):
 
 
 @pytest.mark.postgres
-def test_backend_and_row_order_do_not_change_the_warehouse(small_landing, tmp_path, postgres_url):
-    """SQLite, SQLite returning every unordered SELECT in reverse, and PostgreSQL: the same
-    warehouse, table by table (models, links, flags, cases, marts). The clean runs of the
-    tests above are reused when they ran."""
+def test_backend_row_order_and_clock_do_not_change_the_warehouse(
+    small_landing, tmp_path, postgres_url
+):
+    """SQLite, SQLite returning every unordered SELECT in reverse, PostgreSQL, and a clock
+    400 days ahead: the same warehouse, table by table (models, links, flags, cases,
+    marts). The clean runs of the tests above are reused when they ran."""
     sqlite_url = f"sqlite:///{tmp_path / 'plain.db'}"
     sqlite = _clean_run(small_landing, _one_shot(sqlite_url, "sqlite"), tmp_path / "s")["tables"]
     postgres = _clean_run(small_landing, _one_shot(postgres_url, "postgresql"), tmp_path / "p")
@@ -219,3 +221,10 @@ def test_backend_and_row_order_do_not_change_the_warehouse(small_landing, tmp_pa
     assert sqlite["record_link"] and sqlite["match_model"] and sqlite["household_flag"]
     assert differences(warehouse_tables(reversed_url), sqlite) == {}
     assert differences(postgres["tables"], sqlite) == {}
+    # Nor does the machine's clock: the same run with the clock 400 days ahead.
+    shifted_url = f"sqlite:///{tmp_path / 'shifted.db'}"
+    code, _, err = _finish(
+        _crosscheck(shifted_url, small_landing, tmp_path / "c", "--clock-shift-days", "400")
+    )
+    assert code == 0, err[-3000:]
+    assert differences(warehouse_tables(shifted_url), sqlite) == {}
