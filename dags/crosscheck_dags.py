@@ -45,6 +45,30 @@ AS_OF_PARAM = Param("", type="string", description="run date YYYY-MM-DD (default
 POLL_SECONDS = float(os.environ.get("CROSSCHECK_POLL_SECONDS", "60"))
 
 
+# Airflow stores a rendered map index in a VARCHAR(250): a longer one fails the task.
+MAP_INDEX_CHARS = 250
+
+
+def _outcome(source_id: str, results: list) -> str:
+    """A mapped load's name in the UI: the file and its outcome, or counts for many files."""
+
+    def status(r) -> str:
+        return r.status + (f" {r.reason_code}" if r.reason_code else "")
+
+    if not results:
+        text = f"{source_id}: nothing new (loaded by an earlier try)"
+    elif len(results) == 1:
+        text = f"{source_id}: {results[0].file_name} {status(results[0])}"
+    else:
+        counts: dict[str, int] = {}
+        for r in results:
+            counts[status(r)] = counts.get(status(r), 0) + 1
+        text = f"{source_id}: {len(results)} files, " + ", ".join(
+            f"{n} {what}" for what, n in sorted(counts.items())
+        )
+    return text if len(text) <= MAP_INDEX_CHARS else text[: MAP_INDEX_CHARS - 1] + "…"
+
+
 def _run_date(params: dict) -> dt.date:
     """The run date: the `as_of` param, else the run's date in the city's time zone."""
     if params.get("as_of"):
@@ -130,10 +154,7 @@ def crosscheck():
                 _run_date(params or {}),
                 settings.limits,
             )
-        context["load_outcome"] = f"{source_id}: " + "; ".join(
-            f"{r.file_name} {r.status}" + (f" {r.reason_code}" if r.reason_code else "")
-            for r in results
-        )
+        context["load_outcome"] = _outcome(source_id, results)
         rejected = [r for r in results if r.status == "rejected"]
         if rejected:
             # Loaded and recorded (feedback goes to the department), yet the operator must

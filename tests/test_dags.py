@@ -129,3 +129,27 @@ def test_the_dag_loads_the_warehouse_as_the_cli_does(dagbag, demo_city, tmp_path
     engine = create_engine(url)
     assert not cross_check_due(engine, dt.date.fromisoformat(AS_OF))
     engine.dispose()
+
+
+def test_a_mapped_load_is_named_within_airflows_limit(dagbag):
+    """The UI names each load by its outcome; Airflow keeps that name in a VARCHAR(250),
+    and a longer one failed the task under PostgreSQL (13 monthly files of one source)."""
+    from types import SimpleNamespace
+
+    from dags.crosscheck_dags import MAP_INDEX_CHARS, _outcome
+
+    def result(name, status, code=None):
+        return SimpleNamespace(file_name=name, status=status, reason_code=code)
+
+    monthly = [result(f"就业失业_2026{m:02d}.csv", "loaded_with_rejects") for m in range(1, 13)]
+    monthly.append(result("就业失业_202608_重发.csv", "duplicate_file"))
+    assert _outcome("renshe_employment", monthly) == (
+        "renshe_employment: 13 files, 1 duplicate_file, 12 loaded_with_rejects"
+    )
+    assert _outcome("gongan_hukou", [result("户籍人口_202611.csv", "loaded")]) == (
+        "gongan_hukou: 户籍人口_202611.csv loaded"
+    )
+    assert _outcome("x", []) == "x: nothing new (loaded by an earlier try)"
+    assert len(_outcome("x", [result("名" * 400 + ".csv", "rejected", "FILE_EMPTY")])) == (
+        MAP_INDEX_CHARS
+    )
