@@ -54,8 +54,9 @@ bench-scale: $(STAMP) ## linkage at scale: 1M records vs 1.2M persons (~5 min); 
 bench-airflow: $(STAMP) ## a 500-household city under Celery, drop to green vs the CLI; var/bench/airflow.{json,md}
 	$(BIN)/python -m benchmarks.airflow --out var/bench --households $${HOUSEHOLDS_AIRFLOW:-500}
 
-fault-sweep: $(STAMP) ## SIGKILL at 24 points per backend, rerun, compare; var/bench/fault_sweep_*.{json,md}
-	CROSSCHECK_TEST_FAULT_POINTS=24 CROSSCHECK_TEST_FAULT_REPORT=var/bench/fault_sweep \
+FAULT_POINTS ?= 24
+fault-sweep: $(STAMP) ## SIGKILL at FAULT_POINTS points per backend, rerun, compare; var/bench/fault_sweep_*.{json,md}
+	CROSSCHECK_TEST_FAULT_POINTS=$(FAULT_POINTS) CROSSCHECK_TEST_FAULT_REPORT=var/bench/fault_sweep \
 	  $(BIN)/python -m pytest -q tests/test_crash_safety.py -k killed_anywhere
 
 airflow-up: $(STAMP) ## local CeleryExecutor deployment (Redis, PostgreSQL, 2 workers, UI on 127.0.0.1:8080)
