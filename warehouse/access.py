@@ -127,7 +127,7 @@ def grant_roles(
         relations = _relations(conn, schema)
         run = conn.exec_driver_sql
 
-        run(f"GRANT CONNECT, TEMPORARY ON DATABASE {db} TO {pipeline}")  # TEMP: insert_ignore
+        run(f"GRANT CONNECT, TEMPORARY ON DATABASE {db} TO {pipeline}")  # TEMP: insert_keep_best
         run(f"GRANT CONNECT ON DATABASE {db} TO {bi}, {officer}")
         run(f"GRANT USAGE, CREATE ON SCHEMA {sch} TO {pipeline}")
         run(f"GRANT USAGE ON SCHEMA {sch} TO {bi}, {officer}")

@@ -181,28 +181,6 @@ def read_frame(conn: Connection | Engine, sql, **params) -> pd.DataFrame:
     return pd.DataFrame.from_records(rows, columns=list(result.keys()))
 
 
-def insert_ignore(conn: Connection, table: Table, frame: pd.DataFrame) -> None:
-    """Insert rows whose primary key is not there yet (set-based, inside the transaction)."""
-    if frame.empty:
-        return
-    # Key order: index lookups and inserts walk the primary key left to right.
-    frame = frame.sort_values([c.name for c in table.primary_key])
-    if conn.dialect.name == "postgresql":
-        tmp = f"tmp_{table.name}"
-        conn.execute(text(f'CREATE TEMP TABLE "{tmp}" (LIKE "{table.name}") ON COMMIT DROP'))
-        _copy_postgres(conn, tmp, frame)
-        cols = ", ".join(f'"{c}"' for c in frame.columns)
-        conn.execute(
-            text(
-                f'INSERT INTO "{table.name}" ({cols}) SELECT {cols} FROM "{tmp}" '
-                "ON CONFLICT DO NOTHING"
-            )
-        )
-        conn.execute(text(f'DROP TABLE "{tmp}"'))
-    else:
-        _sqlite_insert(conn, table, frame, "INSERT OR IGNORE")
-
-
 def insert_keep_best(
     conn: Connection, table: Table, frame: pd.DataFrame, *, column: str, order: list[str]
 ) -> None:
