@@ -47,6 +47,7 @@ from warehouse.db import (
     WarehouseError,
     check_writable,
     connect,
+    ddl_transaction,
     ensure_schema,
     run_lock,
     whole_run_lock,
@@ -128,11 +129,13 @@ class RunSummary:
 def deploy_warehouse(engine: Engine) -> None:
     """The deploy step (``crosscheck db upgrade``): migrations, staging tables, ``int_`` views.
 
-    Run once per deploy by the warehouse's owner, never by a task racing other tasks.
+    Run once per deploy by the warehouse's owner, never by a task racing other tasks. One
+    transaction: a deploy killed half-way leaves the warehouse as it was.
     """
-    migrate.upgrade(engine)
-    ensure_schema(engine)  # staging tables follow the specs, outside migrations
-    ensure_views(engine)  # and so do the int_ views over them
+    with ddl_transaction(engine) as conn:
+        migrate.upgrade(conn)
+        ensure_schema(conn)  # staging tables follow the specs, outside migrations
+        ensure_views(conn)  # and so do the int_ views over them
 
 
 def _has_schema(engine: Engine) -> bool:

@@ -36,6 +36,7 @@ pytestmark = pytest.mark.slow
 # A handful in `make test`; `make fault-sweep` sets many more.
 KILL_POINTS = int(os.environ.get("CROSSCHECK_TEST_FAULT_POINTS", "2"))
 REPORT = os.environ.get("CROSSCHECK_TEST_FAULT_REPORT")  # path prefix for the sweep's results
+AT = os.environ.get("CROSSCHECK_TEST_FAULT_AT")  # explicit points, e.g. "90,505": a repro
 ENV = {
     "CROSSCHECK_PII_KEY": "test-only-pii-key",
     "CROSSCHECK_LANDING_SETTLE_SECONDS": "0",  # the files were written long before
@@ -100,15 +101,20 @@ def _write_report(backend: str, total: int, rows: list[dict]) -> None:
     prefix.parent.mkdir(parents=True, exist_ok=True)
     path = prefix.with_name(f"{prefix.name}_{backend}.json")
     path.write_text(json.dumps({"backend": backend, "points": total, "kills": rows}, indent=1))
+    healed = sum(not r["problem"] for r in rows)
     lines = [
-        f"# Kill-anywhere sweep, {backend}: {len(rows)} kill points of {total}",
+        f"# Kill-anywhere sweep, {backend}: {len(rows)} kill points of {total}, {healed} healed",
         "",
-        "| point | killed after s | rerun s | tables differing | reports differing |",
-        "|---:|---:|---:|---|---|",
+        "Each point: SIGKILL before that SQL statement or file write, rerun, then every table",
+        "and every export compared with a clean run's.",
+        "",
+        "| point | killed after s | rerun s | outcome |",
+        "|---:|---:|---:|---|",
     ]
     lines += [
         f"| {r['point']} | {r['killed_after_s']} | {r['rerun_s']} | "
-        f"{', '.join(r['tables_differing']) or 'none'} | {r['reports_differing'] or 'none'} |"
+        + (r["problem"][:300].replace("|", "/").replace("\n", " ") or "healed: equal")
+        + " |"
         for r in rows
     ]
     path.with_suffix(".md").write_text("\n".join(lines) + "\n", encoding="utf-8")
@@ -141,38 +147,44 @@ def test_a_run_killed_anywhere_is_healed_by_the_rerun(small_landing, new_warehou
     assert total > 300  # statements and file writes: the run is long enough to spread kills
     assert expected["mart_monitoring_list"] and expected_reports
 
-    rows = []
-    for i, point in enumerate(_kill_points(total, KILL_POINTS)):
-        url, reports = new_warehouse(), tmp_path / f"killed_{i}"
-        started = time.monotonic()
-        code, _, err = _finish(_crosscheck(url, small_landing, reports, "--kill-at", str(point)))
-        killed_after = time.monotonic() - started
-        assert code == -signal.SIGKILL, f"point {point} of {total} was not reached: {err[-2000:]}"
-        started = time.monotonic()
-        code, _, err = _finish(_crosscheck(url, small_landing, reports))
-        rerun = time.monotonic() - started
-        assert code == 0, f"rerun after a kill at point {point}: {err[-3000:]}"
-        assert "Traceback" not in err
-        tables = differences(warehouse_tables(url), expected)
-        got_reports = _reports(reports)
-        report_diff = sorted(
-            k
-            for k in set(got_reports) | set(expected_reports)
-            if got_reports.get(k) != expected_reports.get(k)
-        )
-        rows.append(
-            {
-                "point": point,
-                "killed_after_s": round(killed_after, 1),
-                "rerun_s": round(rerun, 1),
-                "tables_differing": sorted(tables),
-                "reports_differing": report_diff,
-            }
-        )
-        assert tables == {}, f"after a kill at point {point} of {total}: {tables}"
-        assert report_diff == [], f"after a kill at point {point} of {total}"
-    if REPORT:
+    points = [int(p) for p in AT.split(",")] if AT else _kill_points(total, KILL_POINTS)
+    rows = [
+        _kill_and_rerun(point, small_landing, new_warehouse, tmp_path, clean) for point in points
+    ]
+    if REPORT:  # every point's outcome, failures included, before the assertion
         _write_report(new_warehouse.backend, total, rows)
+    failed = [r for r in rows if r["problem"]]
+    assert not failed, f"{len(failed)} of {len(rows)} kill points of {total} not healed: " + (
+        "; ".join(f"point {r['point']}: {r['problem']}" for r in failed)
+    )
+
+
+def _kill_and_rerun(point: int, small_landing: Path, new_warehouse, tmp_path: Path, clean) -> dict:
+    """Kill a run at ``point``, rerun it, compare with the clean run: the outcome as a row."""
+    url, reports = new_warehouse(), tmp_path / f"killed_at_{point}"
+    row = {"point": point, "killed_after_s": None, "rerun_s": None, "problem": ""}
+    row |= {"tables_differing": [], "reports_differing": []}
+    started = time.monotonic()
+    code, _, err = _finish(_crosscheck(url, small_landing, reports, "--kill-at", str(point)))
+    row["killed_after_s"] = round(time.monotonic() - started, 1)
+    if code != -signal.SIGKILL:
+        row["problem"] = f"not reached (exit {code}): {err[-500:]}"
+        return row
+    started = time.monotonic()
+    code, _, err = _finish(_crosscheck(url, small_landing, reports))
+    row["rerun_s"] = round(time.monotonic() - started, 1)
+    if code != 0 or "Traceback" in err:
+        row["problem"] = f"rerun exit {code}: {err[-1500:]}"
+        return row
+    tables = differences(warehouse_tables(url), clean["tables"])
+    got, expected = _reports(reports), clean["reports"]
+    row["tables_differing"] = [f"{name}: {how}" for name, how in sorted(tables.items())]
+    row["reports_differing"] = sorted(
+        k for k in set(got) | set(expected) if got.get(k) != expected.get(k)
+    )
+    if tables or row["reports_differing"]:
+        row["problem"] = f"tables {row['tables_differing']}, reports {row['reports_differing']}"
+    return row
 
 
 def test_two_runs_at_once_leave_what_one_run_leaves(small_landing, new_warehouse, tmp_path):

@@ -26,6 +26,7 @@ def _outcome(**fields) -> feedback.FileOutcome:
         "load_id": 7,
         "source_id": SPEC.source_id,
         "file_name": "救助_202611.csv",
+        "file_sha256": "ab" * 32,
         "status": "loaded_with_rejects",
         "rows_in": 3,
         "rows_loaded": 2,
@@ -88,6 +89,7 @@ def test_data_docs_escape_and_show_the_latest_kept_result(tmp_path):
                 "source_id": SPEC.source_id,
                 "load_id": 12,
                 "file_name": f"{SCRIPT}.csv",
+                "file_sha256": "0123456789ab" + "0" * 52,
                 "suite_name": f"{SPEC.source_id}.rows",
                 "success": False,
                 "evaluated_expectations": 14,
@@ -101,6 +103,7 @@ def test_data_docs_escape_and_show_the_latest_kept_result(tmp_path):
     assert "<script" not in page and ESCAPED in page
     assert "2 个文件，30 行，拒收 1 行；CODE_INVALID 1" in page
     assert "规则 12/14 条通过" in page and "未全部通过" in page
+    assert "（文件指纹 0123456789ab）" in page
     assert page.count("尚无保存的校验结果") == len(load_specs()) - 1
 
 
@@ -115,7 +118,7 @@ def _warehouse(tmp_path):
                     load_id=load_id,
                     source_id=SPEC.source_id,
                     file_name=name,
-                    file_sha256=f"{load_id:064d}",
+                    file_sha256=str(load_id) * 64,
                     rows_in=3,
                     rows_loaded=2,
                     rows_quarantined=1,
@@ -157,11 +160,12 @@ def test_reports_read_the_warehouse(tmp_path):
                 )
             )
     page = write_data_docs(engine, reports).read_text(encoding="utf-8")
-    assert f"{IMG_ESCAPED}_202611.csv（处理编号 2）" in page  # the latest file's result
+    # The latest file's result, under the file's fingerprint (its SHA-256's first 12 digits)
+    assert f"{IMG_ESCAPED}_202611.csv（文件指纹 {'2' * 12}）" in page
     assert "规则 11/14 条通过" in page and "<img" not in page
 
     folders = write_feedback_packs(engine, reports)
-    assert [f.name for f in folders] == ["救助_202610__load1", f"{IMG}_202611__load2"]
+    assert [f.name for f in folders] == [f"救助_202610__{'1' * 12}", f"{IMG}_202611__{'2' * 12}"]
     for folder in folders:
         summary = (folder / "summary.html").read_text(encoding="utf-8")
         assert "<img" not in summary and "取值不在允许范围" in summary

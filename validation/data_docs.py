@@ -16,6 +16,7 @@ from pathlib import Path
 import pandas as pd
 
 from connectors.spec import SourceSpec, load_specs
+from validation.feedback import fingerprint
 from validation.reasons import REASONS
 from validation.suites import build_suite, reasons_of, suite_parameters
 
@@ -118,9 +119,9 @@ def page_html(loads: pd.DataFrame, reasons: pd.DataFrame, latest: pd.DataFrame) 
 
     ``loads``: source_id, files, rows_in, rejected (one row per source with files);
     ``reasons``: source_id, reason_code, n (quarantined rows per reason);
-    ``latest``: source_id, load_id, file_name, suite_name, success, evaluated_expectations,
-    successful_expectations (the kept validation result of each source's latest file; may
-    be empty).
+    ``latest``: source_id, load_id, file_name, file_sha256, suite_name, success,
+    evaluated_expectations, successful_expectations (the kept validation result of each
+    source's latest file; may be empty).
     """
     loads = loads.set_index("source_id") if len(loads) else pd.DataFrame()
     latest = latest.set_index("source_id") if len(latest) else pd.DataFrame()
@@ -139,7 +140,7 @@ def page_html(loads: pd.DataFrame, reasons: pd.DataFrame, latest: pd.DataFrame) 
                 if result is None
                 else {
                     "file_name": result["file_name"],
-                    "load_id": int(result["load_id"]),
+                    "fingerprint": fingerprint(result["file_sha256"]),
                     "suite_name": result["suite_name"],
                     "success": bool(result["success"]),
                     "evaluated": int(result["evaluated_expectations"]),

@@ -53,6 +53,7 @@ class FileOutcome:
     load_id: int
     source_id: str
     file_name: str
+    file_sha256: str
     status: str
     rows_in: int
     rows_loaded: int
@@ -61,6 +62,10 @@ class FileOutcome:
     finished_at: dt.datetime | None = None
     reason_code: str | None = None
     message: str | None = None
+
+    @property
+    def fingerprint(self) -> str:
+        return fingerprint(self.file_sha256)
 
 
 @cache
@@ -74,11 +79,20 @@ def _templates():
     )
 
 
+FINGERPRINT_CHARS = 12  # of the file's SHA-256: the receipt a department quotes back
+
+
+def fingerprint(file_sha256: str) -> str:
+    """A processed file's receipt (文件指纹): the same whichever run, runner or backend
+    processed it, unlike the load id (a claim-order surrogate with gaps after a crash)."""
+    return file_sha256[:FINGERPRINT_CHARS]
+
+
 def pack_folder(
-    reports_dir: Path, department: str, source_id: str, file_name: str, load_id: int
+    reports_dir: Path, department: str, source_id: str, file_name: str, file_sha256: str
 ) -> Path:
     stem = Path(file_name).stem
-    return reports_dir / "feedback" / department / source_id / f"{stem}__load{load_id}"
+    return reports_dir / "feedback" / department / source_id / f"{stem}__{fingerprint(file_sha256)}"
 
 
 def rejected_rows(quarantine: pd.DataFrame) -> pd.DataFrame:

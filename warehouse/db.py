@@ -97,21 +97,40 @@ def connect(url: str) -> Engine:
     return engine
 
 
-def ensure_schema(engine: Engine) -> None:
+@contextmanager
+def ddl_transaction(bind: Engine | Connection) -> Iterator[Connection]:
+    """One transaction for schema changes, committed at the end of the block.
+
+    On SQLite too: pysqlite opens a transaction only before INSERT/UPDATE/DELETE, so
+    CREATE TABLE runs on its own and a crash mid-deploy would leave half a schema ("table
+    already exists" on the rerun). An explicit BEGIN makes SQLite's DDL transactional, as
+    PostgreSQL's is. Given a connection, the block joins the caller's transaction.
+    """
+    if isinstance(bind, Connection):
+        yield bind
+        return
+    with bind.begin() as conn:
+        if conn.dialect.name == "sqlite":
+            conn.exec_driver_sql("BEGIN IMMEDIATE")  # also takes the write lock up front
+        yield conn
+
+
+def ensure_schema(bind: Engine | Connection) -> None:
     """Create missing tables, and add columns a spec gained to its existing staging table.
 
     Staging follows the source specs, outside the Alembic migrations: a new source or a new
-    field is a YAML change, never a code migration. Columns are only ever added.
+    field is a YAML change, never a code migration. Columns are only ever added. All in one
+    transaction (``ddl_transaction``).
     """
     staging = [staging_table(spec) for spec in load_specs().values()]
-    Base.metadata.create_all(engine)
-    inspector = inspect(engine)
-    with engine.begin() as conn:
+    with ddl_transaction(bind) as conn:
+        Base.metadata.create_all(conn)
+        inspector = inspect(conn)
         for table in staging:
             present = {c["name"] for c in inspector.get_columns(table.name)}
             for column in table.columns:
                 if column.name not in present:
-                    kind = column.type.compile(dialect=engine.dialect)
+                    kind = column.type.compile(dialect=conn.dialect)
                     conn.execute(
                         text(f'ALTER TABLE "{table.name}" ADD COLUMN "{column.name}" {kind}')
                     )

@@ -12,10 +12,11 @@ field needs no migration, like staging itself.
 
 from __future__ import annotations
 
-from sqlalchemy import Column, Engine, MetaData, Table, inspect, literal, select, text
+from sqlalchemy import Column, Connection, Engine, MetaData, Table, inspect, literal, select, text
 from sqlalchemy.types import Float, String, Text
 
 from connectors.spec import SourceSpec, load_specs
+from warehouse.db import ddl_transaction
 from warehouse.models import RecordLink, staging_table
 
 __all__ = ["ensure_views", "linked_view", "view_name"]
@@ -68,12 +69,14 @@ def _definition(spec: SourceSpec):
     )
 
 
-def ensure_views(engine: Engine) -> list[str]:
-    """Create missing ``int_`` views, recreate those whose columns changed; returns them."""
-    inspector = inspect(engine)
-    existing = set(inspector.get_view_names())
+def ensure_views(bind: Engine | Connection) -> list[str]:
+    """Create missing ``int_`` views, recreate those whose columns changed; returns them.
+
+    One transaction (``ddl_transaction``), or the caller's when given a connection."""
     changed = []
-    with engine.begin() as conn:
+    with ddl_transaction(bind) as conn:
+        inspector = inspect(conn)
+        existing = set(inspector.get_view_names())
         for spec in load_specs().values():
             name = view_name(spec)
             want = [c.name for c in linked_view(spec).c]
@@ -82,7 +85,9 @@ def ensure_views(engine: Engine) -> list[str]:
                 if have == want:
                     continue
                 conn.execute(text(f'DROP VIEW "{name}"'))
-            sql = _definition(spec).compile(engine, compile_kwargs={"literal_binds": True})
+            sql = _definition(spec).compile(
+                dialect=conn.dialect, compile_kwargs={"literal_binds": True}
+            )
             conn.execute(text(f'CREATE VIEW "{name}" AS {sql}'))
             changed.append(name)
     return changed

@@ -15,7 +15,9 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Engine, inspect, text
+from sqlalchemy import Connection, Engine, inspect, text
+
+from warehouse.db import ddl_transaction
 
 __all__ = [
     "BASELINE",
@@ -65,9 +67,10 @@ def is_up_to_date(engine: Engine) -> bool:
     return current_revision(engine) == head_revision()
 
 
-def upgrade(engine: Engine, revision: str = "head") -> None:
-    """Migrate the model tables to ``revision``, in one transaction where the backend can."""
-    with engine.begin() as conn:
+def upgrade(bind: Engine | Connection, revision: str = "head") -> None:
+    """Migrate the model tables to ``revision`` in one transaction (SQLite too: see
+    ``ddl_transaction``), or in the caller's when given a connection."""
+    with ddl_transaction(bind) as conn:
         if conn.dialect.name == "postgresql":
             # The CLI and Airflow workers may start together: one migrates, the rest wait
             # and then find nothing to do. Released at commit.

@@ -25,6 +25,7 @@ def _outcome(audit) -> feedback.FileOutcome:
         load_id=audit.load_id,
         source_id=audit.source_id,
         file_name=audit.file_name,
+        file_sha256=audit.file_sha256,
         status=audit.status,
         rows_in=audit.rows_in,
         rows_loaded=audit.rows_loaded,
@@ -67,7 +68,7 @@ def write_feedback_packs(engine: Engine, reports_dir: Path) -> list[Path]:
         if spec is None:
             continue
         folder = feedback.pack_folder(
-            reports_dir, spec.department, spec.source_id, audit.file_name, audit.load_id
+            reports_dir, spec.department, spec.source_id, audit.file_name, audit.file_sha256
         )
         if (folder / "summary.html").exists():
             continue
@@ -95,6 +96,7 @@ def _latest_validation(conn) -> pd.DataFrame:
             ValidationResult.source_id,
             ValidationResult.load_id,
             LoadAudit.file_name,
+            LoadAudit.file_sha256,
             ValidationResult.suite_name,
             ValidationResult.success,
             ValidationResult.evaluated_expectations,

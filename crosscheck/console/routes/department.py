@@ -194,6 +194,7 @@ def feedback_page(request: Request, load_id: int, session: DepartmentSession):
         load_id=load.load_id,
         source_id=load.source_id,
         file_name=load.file_name,
+        file_sha256=load.file_sha256,
         status=load.status,
         rows_in=load.rows_in,
         rows_loaded=load.rows_loaded,
