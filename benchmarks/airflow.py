@@ -86,7 +86,7 @@ def main() -> None:
         dropped = time.monotonic() - started
         cluster.wait(
             lambda: cluster.scalar(
-                "SELECT count(*) FROM task_instance WHERE task_id='cross_check' AND state='success'"
+                "SELECT count(*) FROM task_instance WHERE task_id='publish' AND state='success'"
             ),
             timeout=3600,
             every=1,

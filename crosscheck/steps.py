@@ -6,9 +6,11 @@ The data flows through them in order:
    -> map and type (``connectors.canonical``) -> row checks (``validation.suites``) ->
    quarantine (``validation.quarantine``) -> identify (``matching.identity``) -> load in one
    transaction (``warehouse.load``).
-2. ``cross_check`` (per run date): dimensions from the register -> record links
-   (``warehouse.links`` over ``matching.linker``) -> risk rules -> cases, marts, history
-   and warehouse checks -> exports -> ``run_log``.
+2. ``cross_check`` (per run date), in three stages: ``link_city`` (dimensions from the
+   register -> record links, ``warehouse.links`` over ``matching.linker`` -> the checks the
+   lists depend on), ``check_county`` per county (risk rules -> cases -> the county's list
+   -> its exports; ``warehouse.partition``), ``publish`` (marts over every county, history,
+   warehouse checks, the city's exports and feedback -> ``run_log``).
 
 Every step is idempotent (a file is loaded once; links, signals, marts of a run date are
 rebuilt from what is loaded) and takes the run date as a parameter: nothing here reads the
@@ -42,7 +44,7 @@ from validation.reasons import reason_text
 from validation.suites import RowFailure, validate_batch
 from warehouse import migrate
 from warehouse.cases import build_cases, case_counts
-from warehouse.checks import CheckResult, run_warehouse_checks
+from warehouse.checks import county_list_checks, lineage_checks, run_warehouse_checks
 from warehouse.db import (
     WarehouseError,
     check_writable,
@@ -53,7 +55,7 @@ from warehouse.db import (
     whole_run_lock,
 )
 from warehouse.dims import build_dimensions
-from warehouse.exports import write_county_exports
+from warehouse.exports import write_city_exports, write_county_export
 from warehouse.history import record_history
 from warehouse.intermediate import ensure_views, view_name
 from warehouse.links import link_all
@@ -65,22 +67,40 @@ from warehouse.load import (
     record_audit,
     staging_rows,
 )
-from warehouse.marts import build_monitoring_list, build_operational_marts
-from warehouse.models import LoadAudit, RunLog, SourceHealth, staging_table
+from warehouse.marts import (
+    build_deidentified_list,
+    build_monitoring_list,
+    build_operational_marts,
+)
+from warehouse.models import (
+    CountyRun,
+    HouseholdFlag,
+    LoadAudit,
+    RecordLink,
+    RunLog,
+    SourceHealth,
+    staging_table,
+)
+from warehouse.partition import counties
 from warehouse.reports import write_data_docs, write_feedback_packs
 from warehouse.rules import DEFAULT_RULES, RuleSet, load_rule_set, run_rules
 
 __all__ = [
+    "CountyFailed",
     "RunSummary",
+    "check_county",
+    "county_names",
     "cross_check",
     "cross_check_due",
     "deploy_warehouse",
     "ingest_file",
     "ingest_source",
     "ingest_through",
+    "link_city",
     "new_files",
     "open_warehouse",
     "prepare_warehouse",
+    "publish",
     "run",
     "warehouse",
     "wave_settled",
@@ -105,6 +125,7 @@ class RunSummary:
     overdue: list[str] = field(default_factory=list)  # "source_id: freshness (due ...)"
     cases: dict[str, int] = field(default_factory=dict)  # by status, overdue, eligible...
     skipped: list[Skipped] = field(default_factory=list)  # landed entries not claimed, why
+    counties: dict[str, dict[str, int]] = field(default_factory=dict)  # flagged, listed
 
     @property
     def ok(self) -> bool:
@@ -480,62 +501,182 @@ def cross_check(
     retrain_linkage: bool = False,
     rules_file: Path | None = None,
 ) -> RunSummary:
-    """Dimensions, links, rules, marts, exports and ``run_log`` for one run date.
+    """Dimensions, links, then every county, then the city's close, for one run date.
 
-    Linkage models are reused from ``match_model`` unless ``retrain_linkage``; the rule
-    set is ``rules_file`` (default: ``warehouse/rules/default.yaml``).
+    The three stages the Airflow DAG runs as tasks (counties in parallel), one after the
+    other: ``link_city``, ``check_county`` per county, ``publish``. A county that fails is
+    reported and the others' lists stand. Linkage models are reused from ``match_model``
+    unless ``retrain_linkage``; the rule set is ``rules_file`` (default:
+    ``warehouse/rules/default.yaml``).
     """
-    with run_lock(engine, exclusive=True):  # no file of this warehouse loads meanwhile
-        return _cross_check(engine, as_of, reports_dir, progress, retrain_linkage, rules_file)
-
-
-def _cross_check(
-    engine: Engine,
-    as_of: dt.date,
-    reports_dir: Path,
-    progress: Progress | None,
-    retrain_linkage: bool,
-    rules_file: Path | None,
-) -> RunSummary:
-    summary = RunSummary(as_of)
-    step = progress or (lambda *_: None)
-    step("crosscheck", "dimensions")
-    build_dimensions(engine)
-    step("crosscheck", "linking")
-    counts = link_all(engine, retrain=retrain_linkage)
-    summary.links = {src: {k: int(v) for k, v in row.items()} for src, row in counts.iterrows()}
-    step("crosscheck", "rules")
-    rules = load_rule_set(rules_file)
-    flags = run_rules(engine, as_of, rules)
-    summary.households_flagged = len(flags)
-    summary.grades = {g: int((flags["grade"] == g).sum()) for g in ("red", "yellow", "green")}
-    step("crosscheck", "marts")
-    failed, warned = build_marts_and_check(engine, as_of, rules)
-    summary.overdue = overdue_sources(engine)
-    summary.cases = case_counts(engine, as_of)
-    summary.failures += [f"warehouse check failed: {c.name} ({c.failing} rows)" for c in failed]
-    summary.warnings += [f"{c.name} ({c.failing})" for c in warned]
-    if not failed:  # a broken warehouse is never exported
-        step("crosscheck", "exports")
-        summary.exports = write_exports(engine, as_of, reports_dir)
-    record_run(engine, summary, rules)
+    failures, county_files = link_city(engine, as_of, progress, retrain_linkage), []
+    if not failures:
+        for county in county_names(engine):
+            try:
+                done = check_county(engine, as_of, county, reports_dir, rules_file, progress)
+                county_files += done["files"]
+            except CountyFailed as exc:
+                log.error("%s", exc)  # publish reports the county as not rebuilt
+    summary = publish(engine, as_of, reports_dir, rules_file, progress)
+    summary.failures = failures + summary.failures
+    summary.exports = county_files + summary.exports
     return summary
 
 
-def build_marts_and_check(
-    engine: Engine, as_of: dt.date, rules: RuleSet
-) -> tuple[list[CheckResult], list[CheckResult]]:
-    """Cases, then the marts, then the warehouse checks: (failed errors, failed warnings)."""
-    cases = build_cases(engine, as_of, rules)
-    log.info("cases: %s", cases["status"].value_counts().to_dict())
-    build_monitoring_list(engine, as_of)
-    log.info("operational marts: %s", build_operational_marts(engine, as_of))
-    log.info("history: %s", record_history(engine, as_of))
-    checks = [c for c in run_warehouse_checks(engine, as_of) if not c.passed]
-    return (
-        [c for c in checks if c.severity == "error"],
-        [c for c in checks if c.severity == "warn"],
-    )
+def link_city(
+    engine: Engine,
+    as_of: dt.date,
+    progress: Progress | None = None,
+    retrain_linkage: bool = False,
+) -> list[str]:
+    """The city-wide stage: dimensions from the register, every record linked (exact IDs
+    city-wide, the rest within blocks of the register), then the checks every county's
+    list depends on. Returns their failures (empty: the counties may go on).
+
+    Holds the warehouse's run lock exclusively: no file loads meanwhile.
+    """
+    step = progress or (lambda *_: None)
+    with run_lock(engine, exclusive=True):
+        step("crosscheck", "dimensions")
+        build_dimensions(engine)
+        step("crosscheck", "linking")
+        link_all(engine, retrain=retrain_linkage)
+        with engine.begin() as conn:  # every county is to be redone on these links
+            conn.execute(delete(CountyRun).where(CountyRun.as_of == as_of))
+        failed = [c for c in lineage_checks(engine) if not c.passed]
+    return [f"warehouse check failed: {c.name} ({c.failing} rows)" for c in failed]
+
+
+class CountyFailed(RuntimeError):
+    """A county's list failed a check: not exported, the other counties go on."""
+
+
+def county_names(engine: Engine) -> list[str]:
+    """The counties of the register: the partitions of the per-county stage."""
+    return counties(engine)
+
+
+def check_county(
+    engine: Engine,
+    as_of: dt.date,
+    county: str,
+    reports_dir: Path,
+    rules_file: Path | None = None,
+    progress: Progress | None = None,
+) -> dict[str, int | str]:
+    """One county's stage: its households' signals and flags, cases, list and evidence,
+    checked, then its workbook and villages' posting lists; recorded in ``county_run``.
+
+    Reads and replaces only the county's rows, so counties run side by side (they hold the
+    run lock shared: never during the city-wide stages). Raises ``CountyFailed`` when the
+    county's list fails a check (nothing of it is exported).
+    """
+    step = progress or (lambda *_: None)
+    with run_lock(engine, exclusive=False):
+        rules = load_rule_set(rules_file)
+        step("crosscheck", f"{county}: rules")
+        flags = run_rules(engine, as_of, rules, county)
+        step("crosscheck", f"{county}: cases and list")
+        build_cases(engine, as_of, rules, county)
+        listed = build_monitoring_list(engine, as_of, county)
+        failed = [c for c in county_list_checks(engine, as_of, county) if not c.passed]
+        if failed:
+            raise CountyFailed(
+                f"county {county}: list not exported, check failed: "
+                + "; ".join(f"{c.name} ({c.failing} rows)" for c in failed)
+            )
+        step("crosscheck", f"{county}: exports")
+        reports_dir.mkdir(parents=True, exist_ok=True)
+        files = write_county_export(engine, as_of, reports_dir, county)
+        outcome = {
+            "as_of": as_of,
+            "county": county,
+            "households_flagged": len(flags),
+            "households_listed": listed,
+            "files_written": len(files),
+        }
+        with engine.begin() as conn:
+            conn.execute(
+                delete(CountyRun).where(CountyRun.as_of == as_of, CountyRun.county == county)
+            )
+            conn.execute(
+                insert(CountyRun).values(
+                    **outcome, finished_at=dt.datetime.now(dt.UTC).replace(tzinfo=None)
+                )
+            )
+    return {**outcome, "as_of": as_of.isoformat(), "files": [str(p) for p in files]}
+
+
+def publish(
+    engine: Engine,
+    as_of: dt.date,
+    reports_dir: Path,
+    rules_file: Path | None = None,
+    progress: Progress | None = None,
+) -> RunSummary:
+    """The city's close: the marts over every county, history, the warehouse checks, the
+    city's exports and department feedback, and ``run_log``.
+
+    A county without a ``county_run`` row of the run date did not finish: it is a failure
+    of the run, and the city-wide list, changes and national workbooks (which would mix
+    its old rows with the others' new ones) and the history of the date wait for it. The
+    other counties' workbooks were written by their own stage and stand.
+    """
+    step = progress or (lambda *_: None)
+    summary = RunSummary(as_of)
+    with run_lock(engine, exclusive=True):
+        rules = load_rule_set(rules_file)
+        with engine.connect() as conn:
+            done = {
+                row.county: row
+                for row in conn.execute(select(CountyRun).where(CountyRun.as_of == as_of))
+            }
+        missing = [c for c in county_names(engine) if c not in done]
+        summary.counties = {
+            county: {"flagged": row.households_flagged, "listed": row.households_listed}
+            for county, row in sorted(done.items())
+        }
+        summary.failures += [f"county {c}: list not rebuilt (its step failed)" for c in missing]
+        step("crosscheck", "marts")
+        build_deidentified_list(engine)
+        log.info("operational marts: %s", build_operational_marts(engine, as_of))
+        if not missing:  # history keeps what every county's list said on the date
+            log.info("history: %s", record_history(engine, as_of))
+        checks = [c for c in run_warehouse_checks(engine, as_of) if not c.passed]
+        failed = [c for c in checks if c.severity == "error"]
+        summary.failures += [f"warehouse check failed: {c.name} ({c.failing} rows)" for c in failed]
+        summary.warnings += [f"{c.name} ({c.failing})" for c in checks if c.severity == "warn"]
+        summary.links, summary.grades, summary.households_flagged = _run_counts(engine, as_of)
+        summary.overdue = overdue_sources(engine)
+        summary.cases = case_counts(engine, as_of)
+        if not failed:  # a broken warehouse is never exported
+            step("crosscheck", "exports")
+            summary.exports = write_exports(engine, as_of, reports_dir, city=not missing)
+        record_run(engine, summary, rules)
+    return summary
+
+
+def _run_counts(
+    engine: Engine, as_of: dt.date
+) -> tuple[dict[str, dict[str, int]], dict[str, int], int]:
+    """Links by source and method, flagged households by grade and in all, from the tables."""
+    with engine.connect() as conn:
+        links: dict[str, dict[str, int]] = {}
+        for source_id, method, n in conn.execute(
+            select(RecordLink.source_id, RecordLink.method, func.count())
+            .group_by(RecordLink.source_id, RecordLink.method)
+            .order_by(RecordLink.source_id, RecordLink.method)
+        ):
+            links.setdefault(source_id, {})[method] = int(n)
+        by_grade = dict(
+            conn.execute(
+                select(HouseholdFlag.grade, func.count())
+                .where(HouseholdFlag.as_of == as_of)
+                .group_by(HouseholdFlag.grade)
+            ).all()
+        )
+    grades = {g: int(by_grade.get(g, 0)) for g in ("red", "yellow", "green")}
+    return links, grades, int(sum(by_grade.values()))
 
 
 def overdue_sources(engine: Engine) -> list[str]:
@@ -558,11 +699,14 @@ def overdue_sources(engine: Engine) -> list[str]:
     ]
 
 
-def write_exports(engine: Engine, as_of: dt.date, reports_dir: Path) -> list[str]:
-    """The monitoring list for counties and a feedback pack per processed file for departments."""
+def write_exports(
+    engine: Engine, as_of: dt.date, reports_dir: Path, *, city: bool = True
+) -> list[str]:
+    """The city's exports (``city``: the list monitoring_list_<date>.csv in Chinese, the
+    changes, the national workbooks) and a feedback pack per processed file for departments.
+    The counties' workbooks are written by their own stage (``check_county``)."""
     reports_dir.mkdir(parents=True, exist_ok=True)
-    # The county exports include monitoring_list_<date>.csv, in Chinese (headers and values).
-    written = [str(p) for p in write_county_exports(engine, as_of, reports_dir)]
+    written = [str(p) for p in write_city_exports(engine, as_of, reports_dir)] if city else []
     written.append(str(write_data_docs(engine, reports_dir)))
     written += [str(folder) for folder in write_feedback_packs(engine, reports_dir)]
     return written
@@ -588,6 +732,7 @@ def record_run(engine: Engine, summary: RunSummary, rules: RuleSet) -> None:
                     {
                         "grades": summary.grades,
                         "links": summary.links,
+                        "counties": summary.counties,
                         "last_load_id": last_load_id(engine),  # what this run covered
                     },
                     ensure_ascii=False,

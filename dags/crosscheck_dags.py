@@ -8,11 +8,19 @@
    (one writer per staging table: a source's files load in name order inside its task,
    as the CLI loads them). Each instance is named by its files and their outcome; a
    rejected file fails its instance, naming the file and the reason, and nothing else.
-3. ``cross_check`` runs once the wave's loads are done: dimensions, links, rules, cases,
-   marts, exports and ``run_log`` in one retryable task calling the same
-   ``crosscheck.steps.cross_check`` as the CLI, under the warehouse's run lock. It skips
-   when files landed meanwhile (the next run loads them and cross-checks) or the register
-   is not loaded.
+3. ``link`` runs once the wave's loads are done: dimensions and record links for the city
+   (``crosscheck.steps.link_city``, under the warehouse's run lock). It skips when files
+   landed meanwhile (the next run loads them and cross-checks) or the register is not
+   loaded, and returns the register's counties.
+4. ``check_county`` is mapped over the counties, in parallel across workers: each
+   county's rules, cases, list and exports (``steps.check_county``), named by the county
+   and its counts. A county that fails fails alone: the others' lists are written.
+5. ``publish`` closes the run (``steps.publish``): marts over every county, history,
+   warehouse checks, the city's exports, department feedback and ``run_log``; it fails,
+   naming them, if a county did not finish.
+
+The CLI's ``crosscheck run`` calls the same three stages in order, so both give the same
+warehouse.
 
 So a wave gives one cross-check, never one per source and never on half a landing; the
 next run starts as soon as this one ends and waits for the next wave. Tasks never migrate
@@ -97,9 +105,11 @@ def _run_date(params: dict) -> dt.date:
         ),
     },
     doc_md="One landing wave per run: wait for complete new files, load them (one mapped "
-    "task per source, named by its files), then cross-check once: dimensions from 公安户籍, "
-    "record linking, risk rules, cases, `mart_monitoring_list`, exports for counties, "
-    "feedback for departments and `run_log`. A rejected file fails its own task only.",
+    "task per source, named by its files), then cross-check once: dimensions from 公安户籍 "
+    "and record linking for the city, then per county (mapped, in parallel) risk rules, "
+    "cases, its `mart_monitoring_list` rows and its workbook, then the city's close: "
+    "marts, checks, exports, feedback for departments and `run_log`. A rejected file "
+    "fails its own task only; a failed county fails its own task and the close.",
 )
 def crosscheck():
     @task.sensor(
@@ -167,8 +177,9 @@ def crosscheck():
         return [r.as_dict() for r in results]
 
     @task(trigger_rule="all_done")  # a rejected file must not hold back the list
-    def cross_check(params: dict | None = None) -> dict:
-        """The whole cross-check of the run date, under the warehouse's run lock."""
+    def link(params: dict | None = None) -> list[str]:
+        """The city-wide stage: dimensions and record links, under the run lock; returns
+        the counties to check. Skips when the wave is not settled or nothing is due."""
         from airflow.sdk.exceptions import AirflowSkipException
 
         from crosscheck import steps
@@ -182,11 +193,50 @@ def crosscheck():
                 raise AirflowSkipException(f"{waiting}: the next run loads them, then checks")
             if not steps.cross_check_due(engine, as_of) and not params.get("retrain_linkage"):
                 raise AirflowSkipException(f"nothing loaded since the cross-check of {as_of}")
-            summary = steps.cross_check(
+            failures = steps.link_city(
+                engine, as_of, retrain_linkage=bool(params.get("retrain_linkage"))
+            )
+            if failures:
+                raise RuntimeError("; ".join(failures))
+            return steps.county_names(engine)
+
+    @task(map_index_template="{{ county_outcome }}")
+    def check_county(county: str, params: dict | None = None) -> dict:
+        """One county: rules, cases, its list and its exports (counties run in parallel)."""
+        from crosscheck import steps
+        from crosscheck.settings import load_settings
+
+        context = get_current_context()
+        context["county_outcome"] = county
+        settings = load_settings()
+        with steps.warehouse(settings.warehouse_url, deploy=False) as engine:
+            outcome = steps.check_county(
                 engine,
-                as_of,
+                _run_date(params or {}),
+                county,
                 settings.reports_dir,
-                retrain_linkage=bool(params.get("retrain_linkage")),
+                rules_file=settings.rules_file,
+            )
+        context["county_outcome"] = (
+            f"{county}: {outcome['households_listed']} listed, "
+            f"{outcome['households_flagged']} flagged"
+        )
+        return {k: v for k, v in outcome.items() if k != "files"}
+
+    # Runs once the counties are done, failed or not (a failed county must not hold back
+    # the city's close); skipped with them when the cross-check was not due.
+    @task(trigger_rule="none_skipped")
+    def publish(params: dict | None = None) -> dict:
+        """The city's close: marts, history, checks, city exports, feedback, ``run_log``."""
+        from crosscheck import steps
+        from crosscheck.settings import load_settings
+
+        settings = load_settings()
+        with steps.warehouse(settings.warehouse_url, deploy=False) as engine:
+            summary = steps.publish(
+                engine,
+                _run_date(params or {}),
+                settings.reports_dir,
                 rules_file=settings.rules_file,
             )
         if not summary.ok:
@@ -195,10 +245,13 @@ def crosscheck():
             "as_of": summary.as_of.isoformat(),
             "households": summary.households_flagged,
             "grades": summary.grades,
+            "counties": summary.counties,
             "exports": len(summary.exports),
         }
 
-    load_source.expand(batch=landing_wave()) >> cross_check()
+    counties = link()
+    load_source.expand(batch=landing_wave()) >> counties
+    check_county.expand(county=counties) >> publish()
 
 
 crosscheck()

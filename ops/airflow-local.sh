@@ -9,7 +9,8 @@
 #   ops/airflow-local.sh env     # print the environment the components share (for a shell)
 #
 # Settings (environment, with local defaults): AIRFLOW_HOME (var/airflow), PG (PostgreSQL
-# admin URL), AIRFLOW_DB, WAREHOUSE_DB, REDIS_URL, API_PORT, CROSSCHECK_LANDING_DIR,
+# admin URL), AIRFLOW_DB, WAREHOUSE_DB, REDIS_URL, API_PORT, WORKER_CONCURRENCY (task slots
+# per worker, default 1), CROSSCHECK_LANDING_DIR,
 # CROSSCHECK_REPORTS_DIR, CROSSCHECK_PII_KEY, CROSSCHECK_POLL_SECONDS,
 # CROSSCHECK_LANDING_SETTLE_SECONDS. Across machines: every worker needs the same
 # landing storage, the warehouse and broker URLs and the PII key (see README, Airflow).
@@ -23,6 +24,7 @@ AIRFLOW_DB=${AIRFLOW_DB:-crosscheck_airflow}
 WAREHOUSE_DB=${WAREHOUSE_DB:-crosscheck_warehouse}
 REDIS_URL=${REDIS_URL:-redis://127.0.0.1:6379/5}
 API_PORT=${API_PORT:-8080}
+WORKER_CONCURRENCY=${WORKER_CONCURRENCY:-1}  # task slots per Celery worker
 RUN=$AIRFLOW_HOME/run
 mkdir -p "$RUN" "$AIRFLOW_HOME/logs"
 
@@ -107,8 +109,11 @@ up() {
   start scheduler "$BIN/airflow" scheduler --skip-serve-logs
   start dag-processor "$BIN/airflow" dag-processor
   start triggerer "$BIN/airflow" triggerer --skip-serve-logs
-  start worker-1 "$BIN/airflow" celery worker --celery-hostname "worker1@%h" --skip-serve-logs --concurrency 2
-  start worker-2 "$BIN/airflow" celery worker --celery-hostname "worker2@%h" --skip-serve-logs --concurrency 2
+  # One task slot per worker (WORKER_CONCURRENCY): two workers are this machine's two
+  # cores, and a worker with one slot holds one task at a time (acks late, prefetch 1),
+  # so tasks queued together (the counties) spread over the workers.
+  start worker-1 "$BIN/airflow" celery worker --celery-hostname "worker1@%h" --skip-serve-logs --concurrency "$WORKER_CONCURRENCY"
+  start worker-2 "$BIN/airflow" celery worker --celery-hostname "worker2@%h" --skip-serve-logs --concurrency "$WORKER_CONCURRENCY"
   for _ in $(seq 60); do
     curl -fsS "http://127.0.0.1:$API_PORT/api/v2/monitor/health" > /dev/null 2>&1 && break
     sleep 2

@@ -135,7 +135,7 @@ class LocalAirflow:
 
     def finished_cross_checks(self) -> int:
         return self.scalar(
-            "SELECT count(*) FROM task_instance WHERE task_id = 'cross_check' "
+            "SELECT count(*) FROM task_instance WHERE task_id = 'publish' "
             "AND state IN ('success', 'failed', 'upstream_failed')"
         )
 

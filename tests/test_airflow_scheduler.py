@@ -2,8 +2,9 @@
 workers on Redis and PostgreSQL (``ops/airflow-local.sh``), not ``dag.test()``.
 
 A small city is dropped into the empty landing zone while the DAG's sensor waits. The
-wave must give exactly one green cross-check, no failed task, load tasks on both workers,
-and a warehouse equal, table by table, to a CLI run of the same landing and run date.
+wave must give exactly one green cross-check (one link, a task per county, one close), no
+failed task, load and county tasks on both workers, and a warehouse equal, table by table,
+to a CLI run of the same landing and run date.
 """
 
 from __future__ import annotations
@@ -51,7 +52,8 @@ def test_a_landing_wave_under_the_scheduler_gives_one_green_cross_check(
     by_task = {}
     for task_id, _, state, *_ in finished:
         by_task.setdefault(task_id, []).append(state)
-    assert by_task["cross_check"] == ["success"], states
+    assert by_task["link"] == ["success"] and by_task["publish"] == ["success"], states
+    assert by_task["check_county"] == ["success", "success"], states  # 渝水区 and 分宜县
     sources = len([p for p in small_landing.iterdir() if p.is_dir()])
     assert by_task["load_source"] == ["success"] * sources, states  # one per source, none failed
     assert "failed" not in {s[2] for s in states}
@@ -59,14 +61,19 @@ def test_a_landing_wave_under_the_scheduler_gives_one_green_cross_check(
     named = {s[3] for s in finished if s[0] == "load_source"}
     assert "gongan_hukou: 户籍人口_202611.csv loaded" in named
 
-    # Both workers ran loads.
-    loads = {
-        w: [t for t in tasks if t[0] == "load_source"]
-        for w, tasks in cluster.worker_tasks().items()
-    }
+    # Counties are named by their counts for the grid view.
+    named = sorted(s[3] for s in finished if s[0] == "check_county")
+    assert [n.split(":")[0] for n in named] == ["分宜县", "渝水区"], named
+
+    # Both workers ran loads and counties.
+    ran = cluster.worker_tasks()
+    loads = {w: [t for t in tasks if t[0] == "load_source"] for w, tasks in ran.items()}
     assert set(loads) == {"worker-1", "worker-2"}
     assert all(loads.values()), loads
     assert sum(len(v) for v in loads.values()) == sources
+    counties = {w: [t for t in tasks if t[0] == "check_county"] for w, tasks in ran.items()}
+    assert sum(len(v) for v in counties.values()) == 2
+    assert all(counties.values()), counties  # one county on each worker
 
     # The warehouse is the CLI's, for the same landing and the run date Airflow used.
     from sqlalchemy import create_engine, text

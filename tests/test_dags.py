@@ -51,11 +51,15 @@ def test_one_wave_per_run_loads_then_cross_checks_once(dagbag):
     order = {t.task_id: sorted(t.downstream_task_ids) for t in dag.tasks}
     assert order == {
         "landing_wave": ["load_source"],
-        "load_source": ["cross_check"],
-        "cross_check": [],
+        "load_source": ["link"],
+        "link": ["check_county"],
+        "check_county": ["publish"],
+        "publish": [],
     }
     assert dag.get_task("landing_wave").mode == "reschedule"  # no worker slot while waiting
-    assert dag.get_task("cross_check").trigger_rule == "all_done"  # a rejected file ≠ no list
+    assert dag.get_task("link").trigger_rule == "all_done"  # a rejected file ≠ no list
+    # A failed county does not stop the city's close; a skipped cross-check skips it.
+    assert dag.get_task("publish").trigger_rule == "none_skipped"
 
 
 def test_the_dag_loads_the_warehouse_as_the_cli_does(dagbag, demo_city, tmp_path, monkeypatch):
@@ -75,9 +79,15 @@ def test_the_dag_loads_the_warehouse_as_the_cli_does(dagbag, demo_city, tmp_path
     run = dagbag.get_dag("crosscheck").test(run_conf={"as_of": AS_OF})
     assert run.state == DagRunState.SUCCESS
     states = {(ti.task_id, ti.map_index): ti.state for ti in run.get_task_instances()}
-    # One mapped load per source (all have files), one cross-check.
+    # One mapped load per source (all have files), one cross-check: the city's links, one
+    # task per county of the register, the city's close.
     assert sum(1 for task_id, _ in states if task_id == "load_source") == len(load_specs())
-    assert states[("cross_check", -1)] == "success"
+    assert states[("link", -1)] == "success" and states[("publish", -1)] == "success"
+    counties = sorted(i for task_id, i in states if task_id == "check_county")
+    assert counties == [0, 1]  # the demo city's two counties, 渝水区 and 分宜县
+    assert {states[("check_county", i)] for i in counties} == {"success"}
+    for county in ("渝水区", "分宜县"):
+        assert (tmp_path / "reports" / "counties" / county).is_dir()
 
     from warehouse.models import LoadAudit, MonitoringList, RecordLink
 

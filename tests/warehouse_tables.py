@@ -86,11 +86,13 @@ def warehouse_tables(url: str) -> dict[str, list[tuple]]:
 
 
 def _run_summary(summary: str, files: dict[str, str]) -> str:
-    """``run_log.summary`` with the newest load it covered named by its file: a load killed
-    mid-transaction leaves a gap in PostgreSQL's load_id sequence, so the number differs."""
+    """``run_log.summary`` with the newest load it covered given as the number of files
+    claimed up to it: load ids are numbered in claim order (parallel loads claim in any
+    order) and a load killed mid-transaction leaves a gap in PostgreSQL's sequence."""
     parsed = json.loads(summary)
     if "last_load_id" in parsed:
-        parsed["last_load_id"] = files.get(str(parsed["last_load_id"]), parsed["last_load_id"])
+        last = int(parsed["last_load_id"])
+        parsed["last_load_id"] = f"{sum(int(i) <= last for i in files)} files"
     return json.dumps(parsed, ensure_ascii=False, sort_keys=True)
 
 

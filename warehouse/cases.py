@@ -29,6 +29,7 @@ from sqlalchemy import Engine, and_, delete, select
 from connectors.spec import load_specs
 from warehouse.db import bulk_insert, read_frame
 from warehouse.models import (
+    DimHousehold,
     DimPerson,
     HouseholdCase,
     HouseholdFlag,
@@ -36,6 +37,7 @@ from warehouse.models import (
     RiskSignal,
     staging_table,
 )
+from warehouse.partition import county_households, in_county
 from warehouse.rules import RuleInputs, RuleSet
 from warehouse.rules.inputs import _age, _income, _living, _working_age
 
@@ -446,9 +448,12 @@ def _decisions(engine: Engine) -> pd.DataFrame:
         return read_frame(conn, stmt)
 
 
-def read_case_inputs(engine: Engine, as_of: dt.date, rules: RuleSet) -> CaseInputs:
-    """The lifecycle's inputs from the warehouse (flags up to the run date)."""
-    rule_inputs = RuleInputs(engine)
+def read_case_inputs(
+    engine: Engine, as_of: dt.date, rules: RuleSet, county: str | None = None
+) -> CaseInputs:
+    """The lifecycle's inputs from the warehouse (flags up to the run date), for the city
+    or one ``county``'s households."""
+    rule_inputs = RuleInputs(engine, county=county)
     with engine.connect() as conn:
         flags = read_frame(
             conn,
@@ -460,7 +465,7 @@ def read_case_inputs(engine: Engine, as_of: dt.date, rules: RuleSet) -> CaseInpu
                 HouseholdFlag.rule_ids,
                 HouseholdFlag.lead_date,
             )
-            .where(HouseholdFlag.as_of <= as_of)
+            .where(HouseholdFlag.as_of <= as_of, in_county(HouseholdFlag.household_no, county))
             .order_by(HouseholdFlag.as_of, HouseholdFlag.household_no),
         )
         signals = read_frame(
@@ -472,21 +477,30 @@ def read_case_inputs(engine: Engine, as_of: dt.date, rules: RuleSet) -> CaseInpu
                 RiskSignal.risk_code,
                 RiskSignal.event_date,
             )
-            .where(RiskSignal.as_of == as_of)
-            .order_by(RiskSignal.signal_no),
+            .where(RiskSignal.as_of == as_of, in_county(RiskSignal.household_no, county))
+            .order_by(RiskSignal.household_no, RiskSignal.signal_no),
         )
         persons = read_frame(
             conn,
-            select(DimPerson.household_no, DimPerson.birth_date, DimPerson.status).order_by(
-                DimPerson.person_key
-            ),
+            select(DimPerson.household_no, DimPerson.birth_date, DimPerson.status)
+            .where(in_county(DimPerson.household_no, county))
+            .order_by(DimPerson.person_key),
+        )
+        households = set(
+            conn.execute(
+                select(DimHousehold.household_no) if county is None else county_households(county)
+            ).scalars()
         )
     decisions = _decisions(engine)
     # The 户号 the county was given is the key; the head's link only fills an unknown one.
-    known = decisions["hukou_no"].isin(set(persons["household_no"]))
+    with engine.connect() as conn:
+        registered = set(conn.execute(select(DimHousehold.household_no)).scalars())
+    known = decisions["hukou_no"].isin(registered)
     decisions = decisions.assign(
         household_no=decisions["hukou_no"].where(known, decisions["household_no"])
     )
+    if county is not None:  # the county's decisions: those about its households
+        decisions = decisions[decisions["household_no"].isin(households)]
     return CaseInputs(
         flags=flags,
         signals=signals,
@@ -496,11 +510,18 @@ def read_case_inputs(engine: Engine, as_of: dt.date, rules: RuleSet) -> CaseInpu
     )
 
 
-def build_cases(engine: Engine, as_of: dt.date, rules: RuleSet) -> pd.DataFrame:
-    """Derive and store the cases of the run date (replacing that date's rows)."""
-    cases = derive_cases(read_case_inputs(engine, as_of, rules), rules, as_of)
+def build_cases(
+    engine: Engine, as_of: dt.date, rules: RuleSet, county: str | None = None
+) -> pd.DataFrame:
+    """Derive and store the cases of the run date, for the city or one ``county``
+    (replacing those rows only)."""
+    cases = derive_cases(read_case_inputs(engine, as_of, rules, county), rules, as_of)
     with engine.begin() as conn:
-        conn.execute(delete(HouseholdCase).where(HouseholdCase.as_of == as_of))
+        conn.execute(
+            delete(HouseholdCase).where(
+                HouseholdCase.as_of == as_of, in_county(HouseholdCase.household_no, county)
+            )
+        )
         bulk_insert(conn, HouseholdCase.__table__, cases)
     return cases
 

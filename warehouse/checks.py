@@ -10,13 +10,14 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
-from sqlalchemy import Engine, delete, text
+from sqlalchemy import Date, Engine, bindparam, delete, text
 
 from connectors.spec import load_specs
 from warehouse.db import bulk_insert
 from warehouse.models import DqCheckResult
+from warehouse.partition import UNKNOWN_COUNTY
 
-__all__ = ["CheckResult", "run_warehouse_checks"]
+__all__ = ["CheckResult", "county_list_checks", "lineage_checks", "run_warehouse_checks"]
 
 
 @dataclass(frozen=True)
@@ -111,6 +112,53 @@ def _checks() -> list[tuple[str, str, str]]:
             ),
         ]
     return checks
+
+
+def lineage_checks(engine: Engine) -> list[CheckResult]:
+    """The error checks the counties' lists depend on (loads, the register, every fact
+    linked), run after linking and before any county's rules; not stored."""
+    with engine.connect() as conn:
+        return [
+            CheckResult(name, int(conn.execute(text(sql)).scalar_one()), severity)
+            for name, severity, sql in _checks()
+            if severity == "error" and "mart_" not in sql
+        ]
+
+
+def county_list_checks(engine: Engine, as_of: dt.date, county: str) -> list[CheckResult]:
+    """The list's error checks on one county's rows: its list is exported only if they pass
+    (the city's checks, all of them, are stored by ``run_warehouse_checks`` after)."""
+    mine = "m.county IS NULL" if county == UNKNOWN_COUNTY else "m.county = :county"
+    checks = [
+        (
+            f"mart_monitoring_list ({county}): every household known",
+            "SELECT COUNT(*) FROM mart_monitoring_list m WHERE "
+            + mine
+            + " AND NOT EXISTS (SELECT 1 FROM dim_household h "
+            "WHERE h.household_no = m.household_no)",
+        ),
+        (
+            f"mart_monitoring_list ({county}): every household has a case of the run",
+            "SELECT COUNT(*) FROM mart_monitoring_list m WHERE "
+            + mine
+            + " AND NOT EXISTS (SELECT 1 FROM household_case c WHERE "
+            "c.household_no = m.household_no AND c.as_of = m.as_of AND c.on_list)",
+        ),
+        (
+            f"mart_monitoring_list ({county}): every row of the run date",
+            "SELECT COUNT(*) FROM mart_monitoring_list m WHERE " + mine + " AND m.as_of <> :as_of",
+        ),
+    ]
+    results = []
+    with engine.connect() as conn:
+        for name, sql in checks:
+            stmt = text(sql)
+            if ":as_of" in sql:
+                stmt = stmt.bindparams(bindparam("as_of", as_of, type_=Date))
+            if ":county" in sql:
+                stmt = stmt.bindparams(county=county)
+            results.append(CheckResult(name, int(conn.execute(stmt).scalar_one()), "error"))
+    return results
 
 
 def run_warehouse_checks(engine: Engine, as_of: dt.date) -> list[CheckResult]:

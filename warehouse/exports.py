@@ -35,6 +35,7 @@ from warehouse.models import (
     HouseholdCase,
     HouseholdFlag,
 )
+from warehouse.partition import UNKNOWN_COUNTY
 from warehouse.rules import RuleSet, load_rule_set
 
 __all__ = [
@@ -43,6 +44,8 @@ __all__ = [
     "NATIONAL_HOUSEHOLD_COLUMNS",
     "NATIONAL_MEMBER_COLUMNS",
     "chinese_list",
+    "write_city_exports",
+    "write_county_export",
     "write_county_exports",
     "write_national_export",
 ]
@@ -244,34 +247,36 @@ def _changes(engine: Engine, as_of: dt.date) -> pd.DataFrame:
 
 
 def write_county_exports(engine: Engine, as_of: dt.date, reports_dir: Path) -> list[Path]:
-    """Write the Chinese list, the county workbooks (with their evidence sheet), village
-    posting lists, the change list and the national-system import workbooks."""
+    """Every county's exports, then the city's: what a whole-city run writes."""
+    counties = sorted(set(read_monitoring_list(engine)["county"].fillna(UNKNOWN_COUNTY)))
+    written: list[Path] = []
+    for county in counties:
+        written += write_county_export(engine, as_of, reports_dir, county)
+    return written + write_city_exports(engine, as_of, reports_dir)
+
+
+def write_county_export(
+    engine: Engine, as_of: dt.date, reports_dir: Path, county: str
+) -> list[Path]:
+    """One county's workbook (the list with its evidence sheet) and its villages' posting
+    lists: all a county officer acts on, written by the county's own step."""
     rules = load_rule_set()
     mart = read_monitoring_list(engine)
+    mart = mart[mart["county"].fillna(UNKNOWN_COUNTY).eq(county)]
     written: list[Path] = []
-    listing = chinese_list(mart, rules)
-    # The list "for counties" in Chinese, under the name the run summary gives it (the
-    # step writes the mart's own columns there first; this replaces them).
-    path = reports_dir / f"monitoring_list_{as_of:%Y%m%d}.csv"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    listing.to_csv(path, index=False, encoding="utf-8-sig")
-    written.append(path)
-    evidence = read_monitoring_evidence(engine)
-    county_of_evidence = evidence["county"].fillna("未知")
-    evidence = chinese_evidence(evidence)
-    for county, rows in listing.groupby(listing["县(市、区)"].fillna("未知"), sort=True):
+    if len(mart):
+        listing = chinese_list(mart, rules)
+        evidence = read_monitoring_evidence(engine)
+        evidence = chinese_evidence(
+            evidence[evidence["county"].fillna(UNKNOWN_COUNTY).eq(county).to_numpy()]
+        )
         path = reports_dir / "counties" / _safe(county) / f"monitoring_list_{as_of:%Y%m%d}.xlsx"
-        _write_county_xlsx(rows, evidence[county_of_evidence.eq(county).to_numpy()], path)
+        _write_county_xlsx(listing, evidence, path)
         written.append(path)
     posted = mart[mart["status"].isin(POSTED_STATUSES)]
-    posting = posted[["county", "township", *POSTING_COLUMNS]]
-    for (county, township, village), rows in posting.groupby(
-        [
-            posting["county"].fillna("未知"),
-            posting["township"].fillna("未知"),
-            posting["village"].fillna("未知"),
-        ],
-        sort=True,
+    posting = posted[["township", *POSTING_COLUMNS]]
+    for (township, village), rows in posting.groupby(
+        [posting["township"].fillna("未知"), posting["village"].fillna("未知")], sort=True
     ):
         path = (
             reports_dir
@@ -285,6 +290,21 @@ def write_county_exports(engine: Engine, as_of: dt.date, reports_dir: Path) -> l
             path, index=False, encoding="utf-8-sig"
         )
         written.append(path)
+    return written
+
+
+def write_city_exports(engine: Engine, as_of: dt.date, reports_dir: Path) -> list[Path]:
+    """The city's Chinese list (every county), the change list and the national-system
+    import workbooks."""
+    rules = load_rule_set()
+    mart = read_monitoring_list(engine)
+    written: list[Path] = []
+    listing = chinese_list(mart, rules)
+    # The list "for counties" in Chinese, under the name the run summary gives it.
+    path = reports_dir / f"monitoring_list_{as_of:%Y%m%d}.csv"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    listing.to_csv(path, index=False, encoding="utf-8-sig")
+    written.append(path)
     changes = _changes(engine, as_of)
     changes["grade"] = changes["grade"].map(GRADE_LABELS)
     changes["grade_before"] = changes["grade_before"].map(GRADE_LABELS)

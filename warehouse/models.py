@@ -202,9 +202,10 @@ class RiskSignal(Base):
 
     __tablename__ = "risk_signal"
     as_of: Mapped[dt.date] = mapped_column(Date, primary_key=True)
-    # Numbered in a stable order within the run date, so a rerun writes the same keys.
+    # Numbered in a stable order within the household and run date: a rerun writes the
+    # same keys, and counties computed apart (in parallel) never collide.
     signal_no: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
-    household_no: Mapped[str] = mapped_column(Text, index=True)
+    household_no: Mapped[str] = mapped_column(Text, primary_key=True, index=True)
     rule_id: Mapped[str] = mapped_column(String(32))
     risk_type: Mapped[str] = mapped_column(String(32))
     source_id: Mapped[str | None] = mapped_column(String(64))
@@ -217,6 +218,20 @@ class RiskSignal(Base):
     evidence: Mapped[str] = mapped_column(Text)
     # National risk type code (rules file risk_types) of a risk or a lead; NULL otherwise.
     risk_code: Mapped[str | None] = mapped_column(String(8))
+
+
+class CountyRun(Base):
+    """One county's part of a cross-check: written when its rules, cases, list and exports
+    are done. The city-wide step clears the run date's rows first, so a county without
+    a row did not finish (its step failed or is still running)."""
+
+    __tablename__ = "county_run"
+    as_of: Mapped[dt.date] = mapped_column(Date, primary_key=True)
+    county: Mapped[str] = mapped_column(String(32), primary_key=True)
+    households_flagged: Mapped[int] = mapped_column(Integer)
+    households_listed: Mapped[int] = mapped_column(Integer)
+    files_written: Mapped[int] = mapped_column(Integer)
+    finished_at: Mapped[dt.datetime] = mapped_column(DateTime)  # audit metadata
 
 
 class HouseholdFlag(Base):

@@ -17,12 +17,17 @@ from sqlalchemy import Engine, delete
 
 from warehouse.db import bulk_insert
 from warehouse.marts.match_quality import match_quality
-from warehouse.marts.monitoring_list import build_monitoring_list, read_monitoring_list
+from warehouse.marts.monitoring_list import (
+    build_deidentified_list,
+    build_monitoring_list,
+    read_monitoring_list,
+)
 from warehouse.marts.risk_by_region import risk_by_region
 from warehouse.marts.source_health import expected_period, source_health
 from warehouse.models import MatchQuality, RiskByRegion, SourceHealth
 
 __all__ = [
+    "build_deidentified_list",
     "build_monitoring_list",
     "build_operational_marts",
     "expected_period",

@@ -13,7 +13,7 @@ from __future__ import annotations
 import datetime as dt
 
 import pandas as pd
-from sqlalchemy import Engine, delete, select
+from sqlalchemy import Engine, delete, select, true
 
 from connectors.spec import load_specs
 from privacy import redact_ids
@@ -26,6 +26,7 @@ from warehouse.models import (
     RecordLink,
     RiskSignal,
 )
+from warehouse.partition import in_county, is_county
 
 __all__ = [
     "KIND_LABELS",
@@ -51,8 +52,9 @@ def evidence_kind(rule_ids: pd.Series, risk_codes: pd.Series) -> pd.Series:
     return kind.where(~(kind.eq("risk") & risk_codes.isna()), "tag")
 
 
-def build_monitoring_evidence(engine: Engine, as_of: dt.date) -> int:
-    """Replace mart_monitoring_evidence with the signals of the households on the list."""
+def build_monitoring_evidence(engine: Engine, as_of: dt.date, county: str | None = None) -> int:
+    """Replace mart_monitoring_evidence with the signals of the households on the list (the
+    city's, or one ``county``'s rows only)."""
     with engine.connect() as conn:
         listed = read_frame(
             conn,
@@ -62,7 +64,7 @@ def build_monitoring_evidence(engine: Engine, as_of: dt.date) -> int:
                 MonitoringList.township,
                 MonitoringList.village,
                 MonitoringList.head_name,
-            ),
+            ).where(true() if county is None else is_county(MonitoringList.county, county)),
         )
         signals = read_frame(
             conn,
@@ -82,7 +84,7 @@ def build_monitoring_evidence(engine: Engine, as_of: dt.date) -> int:
                 RiskSignal.threshold,
             )
             .join(LoadAudit, LoadAudit.load_id == RiskSignal.load_id, isouter=True)
-            .where(RiskSignal.as_of == as_of),
+            .where(RiskSignal.as_of == as_of, in_county(RiskSignal.household_no, county)),
         )
         members = read_frame(
             conn,
@@ -107,7 +109,11 @@ def build_monitoring_evidence(engine: Engine, as_of: dt.date) -> int:
         ["household_no", "signal_no"]
     )
     with engine.begin() as conn:
-        conn.execute(delete(MonitoringEvidence))
+        conn.execute(
+            delete(MonitoringEvidence).where(
+                true() if county is None else is_county(MonitoringEvidence.county, county)
+            )
+        )
         bulk_insert(conn, MonitoringEvidence.__table__, evidence)
     return len(evidence)
 

@@ -19,7 +19,7 @@ from __future__ import annotations
 import datetime as dt
 
 import pandas as pd
-from sqlalchemy import Engine, delete, func, select
+from sqlalchemy import Engine, delete, func, select, true
 
 from warehouse.db import bulk_insert, read_frame
 from warehouse.marts.monitoring_evidence import build_monitoring_evidence
@@ -30,6 +30,7 @@ from warehouse.models import (
     MonitoringList,
     MonitoringListDeidentified,
 )
+from warehouse.partition import in_county, is_county
 
 __all__ = ["build_monitoring_list", "mask_household_no", "read_monitoring_list"]
 
@@ -46,8 +47,9 @@ def mask_household_no(numbers: pd.Series) -> pd.Series:
     return masked.where(keep, length.map(lambda n: "*" * n).astype(str))
 
 
-def build_monitoring_list(engine: Engine, as_of: dt.date) -> int:
-    """Replace mart_monitoring_list with the households on the list at ``as_of``.
+def build_monitoring_list(engine: Engine, as_of: dt.date, county: str | None = None) -> int:
+    """Replace mart_monitoring_list with the households on the list at ``as_of`` (the
+    city's, or one ``county``'s rows only; then ``build_deidentified_list`` once for the city).
 
     On the list: the cases of ``as_of`` marked ``on_list`` (flagged and not closed by the
     county, or open: verifying, confirmed, assisting). An open case no longer flagged keeps
@@ -57,17 +59,30 @@ def build_monitoring_list(engine: Engine, as_of: dt.date) -> int:
     with engine.connect() as conn:
         cases = read_frame(
             conn,
-            select(HouseholdCase).where(HouseholdCase.as_of == as_of, HouseholdCase.on_list),
+            select(HouseholdCase).where(
+                HouseholdCase.as_of == as_of,
+                HouseholdCase.on_list,
+                in_county(HouseholdCase.household_no, county),
+            ),
         )
-        flags = read_frame(conn, select(HouseholdFlag).where(HouseholdFlag.as_of == as_of))
+        flags = read_frame(
+            conn,
+            select(HouseholdFlag).where(
+                HouseholdFlag.as_of == as_of, in_county(HouseholdFlag.household_no, county)
+            ),
+        )
         first = read_frame(
             conn,
             select(
                 HouseholdFlag.household_no,
                 func.min(HouseholdFlag.as_of).label("first_flagged_at"),
-            ).group_by(HouseholdFlag.household_no),
+            )
+            .where(in_county(HouseholdFlag.household_no, county))
+            .group_by(HouseholdFlag.household_no),
         )
-        places = read_frame(conn, select(DimHousehold))
+        places = read_frame(
+            conn, select(DimHousehold).where(in_county(DimHousehold.household_no, county))
+        )
     mart = (
         cases.drop(columns="as_of")
         .merge(flags.drop(columns=["as_of", "object_type"]), on="household_no", how="left")
@@ -91,16 +106,29 @@ def build_monitoring_list(engine: Engine, as_of: dt.date) -> int:
     mart["first_flagged_at"] = mart["first_flagged_at"].fillna(mart["opened_at"])
     mart["as_of"] = as_of
     mart = mart[[c.name for c in MonitoringList.__table__.c]].sort_values("household_no")
+    with engine.begin() as conn:
+        conn.execute(
+            delete(MonitoringList).where(
+                true() if county is None else is_county(MonitoringList.county, county)
+            )
+        )
+        bulk_insert(conn, MonitoringList.__table__, mart)
+    build_monitoring_evidence(engine, as_of, county)
+    if county is None:
+        build_deidentified_list(engine)
+    return len(mart)
+
+
+def build_deidentified_list(engine: Engine) -> int:
+    """Replace mart_monitoring_list_deidentified from the whole list (every county's)."""
+    mart = read_monitoring_list(engine).sort_values("household_no")
     public = mart.assign(
         row_no=range(1, len(mart) + 1), household_masked=mask_household_no(mart["household_no"])
     )[[c.name for c in MonitoringListDeidentified.__table__.c]]
     with engine.begin() as conn:
-        conn.execute(delete(MonitoringList))
-        bulk_insert(conn, MonitoringList.__table__, mart)
         conn.execute(delete(MonitoringListDeidentified))
         bulk_insert(conn, MonitoringListDeidentified.__table__, public)
-    build_monitoring_evidence(engine, as_of)
-    return len(mart)
+    return len(public)
 
 
 def read_monitoring_list(engine: Engine) -> pd.DataFrame:

@@ -17,6 +17,7 @@ from connectors.spec import load_specs
 from warehouse.db import read_frame
 from warehouse.intermediate import linked_view
 from warehouse.models import DimPerson, staging_table
+from warehouse.partition import in_county
 from warehouse.rules.config import RuleSet
 
 PERSON_SOURCE = "gongan_hukou"
@@ -39,6 +40,7 @@ class RuleInputs:
     ``person_key`` of a linked row is the register person the record was linked to (not
     the key of its own, possibly mistyped, ID). Tests pass ``frames`` (per source) and
     ``persons`` (dim_person rows) directly: rules are pure functions of these frames.
+    ``county``: read only that county's households (``warehouse.partition``).
     """
 
     def __init__(
@@ -46,8 +48,10 @@ class RuleInputs:
         engine: Engine | None = None,
         frames: dict[str, pd.DataFrame] | None = None,
         persons: pd.DataFrame | None = None,
+        county: str | None = None,
     ):
         self.engine = engine
+        self.county = county
         self.specs = load_specs()
         self._cache: dict[str, pd.DataFrame] = {}
         for source_id, frame in (frames or {}).items():
@@ -71,14 +75,19 @@ class RuleInputs:
             else:
                 stg = staging_table(self.specs[PERSON_SOURCE])
                 with self.engine.connect() as conn:
+                    mine = in_county(DimPerson.household_no, self.county)
                     people = read_frame(
-                        conn, select(*[DimPerson.__table__.c[c] for c in PERSON_COLUMNS])
+                        conn,
+                        select(*[DimPerson.__table__.c[c] for c in PERSON_COLUMNS]).where(mine),
                     )
                     rows = read_frame(
                         conn,
                         select(
                             stg.c.person_key, stg.c.record_key, stg.c.load_id, stg.c.row_number
-                        ).where(stg.c.person_key.is_not(None)),
+                        ).where(
+                            stg.c.person_key.is_not(None),
+                            stg.c.person_key.in_(select(DimPerson.person_key).where(mine)),
+                        ),
                     )
                 rows = rows.sort_values(["load_id", "row_number"]).drop_duplicates(
                     "person_key", keep="last"
@@ -104,7 +113,11 @@ class RuleInputs:
             # In key order: rules that keep one row of several (the evidence of a flag)
             # must not depend on the order the database returns rows in.
             view = linked_view(self.specs[source_id])
-            stmt = select(view).order_by(view.c.record_key)
+            stmt = (
+                select(view)
+                .where(in_county(view.c.household_no, self.county))
+                .order_by(view.c.record_key)
+            )
             with self.engine.connect() as conn:
                 frame = read_frame(conn, stmt)
             for col in self.specs[source_id].columns:
