@@ -57,7 +57,8 @@ bench-airflow: $(STAMP) ## a 500-household city under Celery, drop to green vs t
 FAULT_POINTS ?= 24
 fault-sweep: $(STAMP) ## SIGKILL at FAULT_POINTS points per backend, rerun, compare; var/bench/fault_sweep_*.{json,md}
 	CROSSCHECK_TEST_FAULT_POINTS=$(FAULT_POINTS) CROSSCHECK_TEST_FAULT_REPORT=var/bench/fault_sweep \
-	  $(BIN)/python -m pytest -q tests/test_crash_safety.py -k killed_anywhere
+	  $(BIN)/python -m pytest -q -p no:cacheprovider --basetemp=var/tmp/fault_sweep \
+	  tests/test_crash_safety.py -k killed_anywhere
 
 airflow-up: $(STAMP) ## local CeleryExecutor deployment (Redis, PostgreSQL, 2 workers, UI on 127.0.0.1:8080)
 	ops/airflow-local.sh up
