@@ -13,8 +13,12 @@ import sys
 
 from airflow.providers.celery.executors.default_celery import DEFAULT_CELERY_CONFIG
 
-# Airflow's settings unchanged (a worker takes this dict as its whole configuration).
+# Airflow's settings (a worker takes this dict as its whole configuration), plus one:
 CELERY_CONFIG = dict(DEFAULT_CELERY_CONFIG)
+# A busy worker reserves no task from Redis. Without it a worker running one county task
+# took the next county off the queue too (prefetch, even at multiplier 1 and acks late)
+# and ran both in turn while the other worker sat idle.
+CELERY_CONFIG["worker_disable_prefetch"] = True
 
 if any(arg == "worker" for arg in sys.argv):  # the scheduler imports this module too
     import crosscheck.steps  # noqa: F401  (the pipeline's imports)
