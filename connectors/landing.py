@@ -36,6 +36,7 @@ __all__ = [
     "IGNORED_PREFIXES",
     "PARTIAL_SUFFIXES",
     "SKIP_REASONS",
+    "Known",
     "LandedFile",
     "LandingRefused",
     "Skipped",
@@ -116,6 +117,10 @@ class LandedFile:
     @property
     def name(self) -> str:
         return self.path.name
+
+
+# (file name, size, mtime_ns) of a file claimed before -> its SHA-256
+Known = dict[tuple[str, int, int], str]
 
 
 @dataclass(frozen=True)
@@ -312,6 +317,7 @@ def scan_source(
     settle_seconds: float = 2.0,
     allow_hard_links: bool = False,
     sleep: Callable[[float], None] = time.sleep,
+    known: Known | None = None,
 ) -> tuple[list[LandedFile], list[Skipped]]:
     """A source's claimable files (by name) and every entry refused, with its reason.
 
@@ -321,6 +327,11 @@ def scan_source(
     modification time are the same after waiting ``settle_seconds`` (one wait per folder,
     only when such a file exists). ``now=None`` skips these completeness checks (the
     safety checks always apply). Never raises for one bad entry: it is skipped by name.
+
+    ``known`` maps (name, size, mtime_ns) of files claimed before to their SHA-256: such a
+    file is not read again (a scan with nothing new costs a listing, not a read of the
+    landing zone). A file rewritten in place changes its mtime and is read; one rewritten
+    keeping its size and mtime (``touch -r``) is taken for the claimed one, as rsync would.
     """
     root = Path(os.path.realpath(landing))
     dir_fd, refused = _open_source_folder(root, spec.source_id)
@@ -329,7 +340,7 @@ def scan_source(
     try:
         folder = root / spec.source_id
         return _scan_folder(
-            dir_fd, folder, spec.source_id, now, settle_seconds, allow_hard_links, sleep
+            dir_fd, folder, spec.source_id, now, settle_seconds, allow_hard_links, sleep, known
         )
     finally:
         os.close(dir_fd)
@@ -343,6 +354,7 @@ def _scan_folder(
     settle_seconds: float,
     allow_hard_links: bool,
     sleep: Callable[[float], None],
+    known: Known | None,
 ) -> tuple[list[LandedFile], list[Skipped]]:
     skipped: list[Skipped] = []
 
@@ -397,6 +409,10 @@ def _scan_folder(
 
     files = []
     for name, st in candidates.items():
+        digest = (known or {}).get((name, st.st_size, st.st_mtime_ns))
+        if digest is not None:  # claimed before, unchanged since: not read again
+            files.append(_landed(source_id, folder / name, digest, st))
+            continue
         try:
             landed = _hash_entry(dir_fd, folder, source_id, name, st)
         except LandingRefused as exc:
@@ -423,14 +439,18 @@ def _hash_entry(
         os.close(fd)
     if not _unchanged(after, before):
         raise LandingRefused("LANDING_UNSTABLE", name, "计算校验值时文件被修改")
+    return _landed(source_id, folder / name, digest, before)
+
+
+def _landed(source_id: str, path: Path, digest: str, st: os.stat_result) -> LandedFile:
     return LandedFile(
         source_id,
-        folder / name,
+        path,
         digest,
-        before.st_size,
-        device=before.st_dev,
-        inode=before.st_ino,
-        mtime_ns=before.st_mtime_ns,
+        st.st_size,
+        device=st.st_dev,
+        inode=st.st_ino,
+        mtime_ns=st.st_mtime_ns,
     )
 
 

@@ -107,6 +107,12 @@ def _parser() -> argparse.ArgumentParser:
         "must then be removed with `crosscheck history forget`)",
     )
     run.add_argument(
+        "--full",
+        action="store_true",
+        help="read and hash every landed file again and recompute the cross-check, even when "
+        "nothing changed since the last run of the date",
+    )
+    run.add_argument(
         "--retrain-linkage",
         action="store_true",
         help="train every source's linkage model afresh instead of reusing the stored one",
@@ -196,6 +202,8 @@ def _print_summary(summary) -> None:
             linked[method] = linked.get(method, 0) + n
     records = sum(linked.values()) or 1
     print(f"cross-check as of {summary.as_of}")
+    if summary.unchanged:
+        print("  unchanged nothing new since the last cross-check of this date (--full redoes it)")
     print(
         f"  files     {t['files']} new ({t['files_rejected']} rejected, "
         f"{t['files_duplicate']} duplicate)"
@@ -285,6 +293,7 @@ def _cmd_run(args) -> int:
             now=dt.datetime.now(dt.UTC),  # the wall clock: which files are complete
             settle_seconds=settings.settle_seconds,
             limits=settings.limits,
+            full=args.full,
         )
     except WarehouseError as exc:
         raise SettingsError(str(exc)) from None

@@ -21,6 +21,7 @@ same functions, so the warehouse does not depend on who ran the steps.
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import json
 import logging
 import traceback
@@ -34,7 +35,13 @@ from sqlalchemy import Engine, delete, func, insert, inspect, select
 
 from connectors.canonical import to_canonical
 from connectors.filecheck import schema_problem, sniff_format, wrong_format_message
-from connectors.landing import LandedFile, LandingRefused, Skipped, landed_files, scan_source
+from connectors.landing import (
+    Known,
+    LandedFile,
+    LandingRefused,
+    Skipped,
+    scan_source,
+)
 from connectors.limits import DEFAULT_LIMITS, Limits
 from connectors.readers import FileRejected, read_file
 from connectors.spec import SourceSpec, load_specs
@@ -74,8 +81,10 @@ from warehouse.marts import (
 )
 from warehouse.models import (
     CountyRun,
+    DqCheckResult,
     HouseholdFlag,
     LoadAudit,
+    MatchReview,
     RecordLink,
     RunLog,
     SourceHealth,
@@ -96,12 +105,16 @@ __all__ = [
     "ingest_file",
     "ingest_source",
     "ingest_through",
+    "known_files",
     "link_city",
     "new_files",
     "open_warehouse",
     "prepare_warehouse",
     "publish",
+    "review_decisions",
     "run",
+    "unchanged_summary",
+    "up_to_date",
     "warehouse",
     "wave_settled",
 ]
@@ -126,6 +139,7 @@ class RunSummary:
     cases: dict[str, int] = field(default_factory=dict)  # by status, overdue, eligible...
     skipped: list[Skipped] = field(default_factory=list)  # landed entries not claimed, why
     counties: dict[str, dict[str, int]] = field(default_factory=dict)  # flagged, listed
+    unchanged: bool = False  # nothing new since the last cross-check: not recomputed
 
     @property
     def ok(self) -> bool:
@@ -255,7 +269,9 @@ def new_files(
     refused (links, files outside the zone, unreadable, partial uploads) are appended to
     ``skipped`` with their reason.
     """
-    files, refused = scan_source(landing, spec, now, settle_seconds=settle_seconds)
+    files, refused = scan_source(
+        landing, spec, now, settle_seconds=settle_seconds, known=known_files(engine, spec)
+    )
     if skipped is not None:
         skipped += refused
     with engine.connect() as conn:
@@ -267,6 +283,20 @@ def new_files(
             ).all()
         )
     return [f for f in files if (f.sha256, f.name) not in done]
+
+
+def known_files(engine: Engine, spec: SourceSpec) -> Known:
+    """The source's claimed files by (name, size, mtime_ns): a scan does not read them again."""
+    with engine.connect() as conn:
+        rows = conn.execute(
+            select(
+                LoadAudit.file_name,
+                LoadAudit.file_size,
+                LoadAudit.file_mtime_ns,
+                LoadAudit.file_sha256,
+            ).where(LoadAudit.source_id == spec.source_id, LoadAudit.file_mtime_ns.is_not(None))
+        ).all()
+    return {(name, int(size), int(mtime)): sha for name, size, mtime, sha in rows}
 
 
 def ingest_through(
@@ -396,13 +426,17 @@ def ingest_source(
     settle_seconds: float = 0.0,
     limits: Limits = DEFAULT_LIMITS,
     skipped: list[Skipped] | None = None,
+    full: bool = False,
 ) -> tuple[list[LoadResult], list[str]]:
     """Ingest every file of one source; a failing file never stops the others.
 
     Entries of the landing zone that are not claimed (see ``new_files``) go to ``skipped``.
+    Files claimed before are known by name, size and mtime and not read again, unless
+    ``full`` (every file is read and hashed).
     """
     results, failures = [], []
-    files, refused = scan_source(landing, spec, now, settle_seconds=settle_seconds)
+    known = None if full else known_files(engine, spec)
+    files, refused = scan_source(landing, spec, now, settle_seconds=settle_seconds, known=known)
     for landed in files:
         if progress:
             progress(spec.source_id, f"ingest {landed.name}")
@@ -465,7 +499,7 @@ def wave_settled(engine: Engine, landing: Path) -> str | None:
     waiting = [
         f"{spec.source_id}/{f.name}"
         for spec in load_specs().values()
-        for f in landed_files(landing, spec)
+        for f in scan_source(landing, spec, None, known=known_files(engine, spec))[0]
         if (spec.source_id, f.name, f.size) not in claimed
     ]
     if waiting:
@@ -481,13 +515,80 @@ def last_load_id(engine: Engine) -> int:
         return int(conn.execute(select(func.coalesce(func.max(LoadAudit.load_id), 0))).scalar())
 
 
-def cross_check_due(engine: Engine, as_of: dt.date) -> bool:
-    """Whether a file was claimed since the last cross-check of this run date (or none ran)."""
+def review_decisions(engine: Engine) -> str:
+    """A digest of the match reviewers' decisions: a decision changes links with no file."""
+    digest = hashlib.sha256()
+    with engine.connect() as conn:
+        for row in conn.execute(
+            select(
+                MatchReview.source_id,
+                MatchReview.record_key,
+                MatchReview.person_key,
+                MatchReview.status,
+            )
+            .where(MatchReview.status != "pending")
+            .order_by(MatchReview.source_id, MatchReview.record_key)
+        ):
+            digest.update(("\x1f".join(map(str, row)) + "\n").encode())
+    return digest.hexdigest()
+
+
+def cross_check_due(engine: Engine, as_of: dt.date, rules: RuleSet | None = None) -> bool:
+    """Whether the warehouse changed since the last cross-check of this run date (or none
+    ran): a file claimed, a match review decided, or (given ``rules``) another rule set."""
+    with engine.connect() as conn:
+        row = conn.execute(
+            select(RunLog.summary, RunLog.rules_sha256).where(RunLog.as_of == as_of)
+        ).first()
+    if row is None:
+        return True
+    recorded = json.loads(row.summary)
+    return (
+        last_load_id(engine) > recorded.get("last_load_id", -1)
+        or review_decisions(engine) != recorded.get("reviews")
+        or (rules is not None and rules.sha256 != row.rules_sha256)
+    )
+
+
+def up_to_date(engine: Engine, as_of: dt.date, rules: RuleSet, reports_dir: Path) -> bool:
+    """Whether a cross-check now would change nothing: the last one of this run date saw the
+    same files, reviews and rules, succeeded, and its exports are in ``reports_dir``."""
+    if cross_check_due(engine, as_of, rules):
+        return False
     with engine.connect() as conn:
         summary = conn.execute(select(RunLog.summary).where(RunLog.as_of == as_of)).scalar()
-    if summary is None:
-        return True
-    return last_load_id(engine) > json.loads(summary).get("last_load_id", -1)
+    return (
+        bool(json.loads(summary).get("ok"))
+        and (reports_dir / f"monitoring_list_{as_of:%Y%m%d}.csv").exists()
+    )
+
+
+def unchanged_summary(engine: Engine, as_of: dt.date, reports_dir: Path) -> RunSummary:
+    """What the last cross-check of the run date found, read back: a rerun with nothing new
+    reports the standing list without recomputing it."""
+    summary = RunSummary(as_of, unchanged=True)
+    with engine.connect() as conn:
+        recorded = json.loads(
+            conn.execute(select(RunLog.summary).where(RunLog.as_of == as_of)).scalar()
+        )
+        summary.warnings = [
+            f"{name} ({failing})"
+            for name, failing in conn.execute(
+                select(DqCheckResult.check_name, DqCheckResult.failing)
+                .where(
+                    DqCheckResult.as_of == as_of,
+                    DqCheckResult.severity == "warn",
+                    DqCheckResult.failing > 0,
+                )
+                .order_by(DqCheckResult.check_no)
+            )
+        ]
+    summary.counties = recorded.get("counties", {})
+    summary.links, summary.grades, summary.households_flagged = _run_counts(engine, as_of)
+    summary.overdue = overdue_sources(engine)
+    summary.cases = case_counts(engine, as_of)
+    summary.exports = [str(reports_dir / f"monitoring_list_{as_of:%Y%m%d}.csv")]
+    return summary
 
 
 # --------------------------------------------------------------------------- cross-check
@@ -543,6 +644,9 @@ def link_city(
         link_all(engine, retrain=retrain_linkage)
         with engine.begin() as conn:  # every county is to be redone on these links
             conn.execute(delete(CountyRun).where(CountyRun.as_of == as_of))
+            # The date's cross-check is being redone: until ``publish`` records it, it is
+            # due, so a crash in between is healed by the next run, never taken as done.
+            conn.execute(delete(RunLog).where(RunLog.as_of == as_of))
         failed = [c for c in lineage_checks(engine) if not c.passed]
     return [f"warehouse check failed: {c.name} ({c.failing} rows)" for c in failed]
 
@@ -734,6 +838,8 @@ def record_run(engine: Engine, summary: RunSummary, rules: RuleSet) -> None:
                         "links": summary.links,
                         "counties": summary.counties,
                         "last_load_id": last_load_id(engine),  # what this run covered
+                        "reviews": review_decisions(engine),  # and which review decisions
+                        "ok": summary.ok,
                     },
                     ensure_ascii=False,
                 ),
@@ -759,11 +865,14 @@ def run(
     now: dt.datetime | None = None,
     settle_seconds: float = 0.0,
     limits: Limits = DEFAULT_LIMITS,
+    full: bool = False,
 ) -> RunSummary:
     """Ingest every new file of every source, then cross-check as of the date.
 
     ``now`` (the wall clock, read by the caller) and ``settle_seconds`` decide which files
-    are complete enough to claim; ``limits`` bound each file.
+    are complete enough to claim; ``limits`` bound each file. When nothing changed since
+    the last cross-check of the date (``up_to_date``) it is not recomputed: the summary
+    reads back what stands. ``full`` reads every landed file again and recomputes.
     """
     engine = connect(warehouse_url)
     try:
@@ -783,6 +892,7 @@ def run(
                 now=now,
                 settle_seconds=settle_seconds,
                 limits=limits,
+                full=full,
             )
     finally:
         engine.dispose()
@@ -804,6 +914,7 @@ def _run_locked(
     now: dt.datetime | None,
     settle_seconds: float,
     limits: Limits,
+    full: bool,
 ) -> RunSummary:
     """The run itself, under the whole-run lock."""
     loads, failures, skipped = [], [], []
@@ -819,12 +930,17 @@ def _run_locked(
             settle_seconds=settle_seconds,
             limits=limits,
             skipped=skipped,
+            full=full,
         )
         loads += res
         failures += fails
-    summary = cross_check(
-        engine, as_of, reports_dir, progress, retrain_linkage, rules_file=rules_file
-    )
+    rules = load_rule_set(rules_file)
+    if not (full or retrain_linkage) and up_to_date(engine, as_of, rules, reports_dir):
+        summary = unchanged_summary(engine, as_of, reports_dir)
+    else:
+        summary = cross_check(
+            engine, as_of, reports_dir, progress, retrain_linkage, rules_file=rules_file
+        )
     summary.loads = loads
     summary.skipped = skipped
     summary.failures = failures + summary.failures

@@ -123,6 +123,7 @@ def crosscheck():
         is due for loads made since the last one."""
         from crosscheck import steps
         from crosscheck.settings import load_settings
+        from warehouse.rules import load_rule_set
 
         settings = load_settings(require_pii_key=False)
         with steps.warehouse(settings.warehouse_url, deploy=False) as engine:
@@ -140,7 +141,7 @@ def crosscheck():
                         {"source_id": spec.source_id, "files": sorted(f.name for f in files)}
                     )
             due = steps.last_load_id(engine) > 0 and steps.cross_check_due(
-                engine, _run_date(params or {})
+                engine, _run_date(params or {}), load_rule_set(settings.rules_file)
             )
         return PokeReturnValue(is_done=bool(batches) or due, xcom_value=batches)
 
@@ -184,6 +185,7 @@ def crosscheck():
 
         from crosscheck import steps
         from crosscheck.settings import load_settings
+        from warehouse.rules import load_rule_set
 
         params = params or {}
         settings = load_settings()
@@ -191,7 +193,10 @@ def crosscheck():
         with steps.warehouse(settings.warehouse_url, deploy=False) as engine:
             if waiting := steps.wave_settled(engine, settings.landing_dir):
                 raise AirflowSkipException(f"{waiting}: the next run loads them, then checks")
-            if not steps.cross_check_due(engine, as_of) and not params.get("retrain_linkage"):
+            rules = load_rule_set(settings.rules_file)
+            if not steps.cross_check_due(engine, as_of, rules) and not params.get(
+                "retrain_linkage"
+            ):
                 raise AirflowSkipException(f"nothing loaded since the cross-check of {as_of}")
             failures = steps.link_city(
                 engine, as_of, retrain_linkage=bool(params.get("retrain_linkage"))

@@ -15,6 +15,8 @@ import re
 from sqlalchemy import column, create_engine, inspect, select, table
 
 CLOCK_COLUMNS = {"started_at", "finished_at", "trained_at", "decided_at", "last_loaded_at"}
+# File-system metadata of a landed file: the same file copied elsewhere has another.
+CLOCK_COLUMNS |= {"file_mtime_ns"}
 # Row numbers of the order rows were written in: a quarantined row is identified by its
 # file (load_id, compared as the file) and row_number instead.
 SURROGATE_COLUMNS = {"quarantine_id"}

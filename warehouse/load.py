@@ -194,6 +194,7 @@ def _audit_row(landed: LandedFile, started: dt.datetime, **fields) -> dict:
         "file_name": landed.name,
         "file_sha256": landed.sha256,
         "file_size": landed.size,
+        "file_mtime_ns": landed.mtime_ns,
         "started_at": started,
         "finished_at": dt.datetime.now(dt.UTC).replace(tzinfo=None),
         **fields,

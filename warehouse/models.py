@@ -86,6 +86,9 @@ class LoadAudit(Base):
     extra_columns: Mapped[str | None] = mapped_column(Text)
     started_at: Mapped[dt.datetime] = mapped_column(DateTime)
     finished_at: Mapped[dt.datetime] = mapped_column(DateTime)
+    # When the claimed file was last modified (ns): with its name and size, a later scan
+    # knows the file without reading it again (connectors.landing.scan_source ``known``).
+    file_mtime_ns: Mapped[int | None] = mapped_column(BigInteger)
 
     # Two workers (CLI and Airflow, say) can never both claim the same file.
     __table_args__ = (

@@ -1,0 +1,139 @@
+"""Cost grows with what changed: a rerun with nothing new reads no landed file again and
+recomputes nothing, and anything that changes the result makes the next run recompute."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import os
+import shutil
+
+from sqlalchemy import select, update
+
+from connectors.landing import scan_source
+from connectors.spec import load_specs
+from crosscheck.steps import cross_check_due, open_warehouse, run, up_to_date
+from tests.conftest import AS_OF
+from tests.warehouse_tables import differences, warehouse_tables
+from warehouse.models import MatchReview, RecordLink, RunLog
+from warehouse.rules import load_rule_set
+
+RUN_DATE = dt.date.fromisoformat(AS_OF)
+KEY = b"test-only-pii-key"
+SPEC = load_specs()["minzheng_assistance"]
+
+
+def _finished(url: str):
+    engine = open_warehouse(url)
+    try:
+        with engine.connect() as conn:
+            return conn.execute(select(RunLog.finished_at)).scalar_one()
+    finally:
+        engine.dispose()
+
+
+def test_a_rerun_with_nothing_new_recomputes_nothing(small_landing, new_warehouse, tmp_path):
+    url, reports = new_warehouse(), tmp_path / "reports"
+    first = run(small_landing, url, RUN_DATE, reports, KEY)
+    assert first.ok and not first.unchanged
+    tables, finished = warehouse_tables(url), _finished(url)
+    listing = reports / f"monitoring_list_{RUN_DATE:%Y%m%d}.csv"
+    written = listing.stat().st_mtime_ns
+
+    again = run(small_landing, url, RUN_DATE, reports, KEY)
+    assert again.ok and again.unchanged
+    # It reports what stands, read back from the warehouse.
+    assert (again.grades, again.households_flagged, again.links, again.counties) == (
+        first.grades,
+        first.households_flagged,
+        first.links,
+        first.counties,
+    )
+    assert again.cases == first.cases and again.overdue == first.overdue
+    assert [r.status for r in again.loads] == ["already_loaded"] * len(first.loads)
+    # Nothing was rewritten: not the run's record, not a table, not the exports.
+    assert _finished(url) == finished
+    assert differences(warehouse_tables(url), tables) == {}
+    assert listing.stat().st_mtime_ns == written
+
+    # --full redoes the cross-check, and gives the same warehouse.
+    forced = run(small_landing, url, RUN_DATE, reports, KEY, full=True)
+    assert forced.ok and not forced.unchanged
+    assert _finished(url) != finished
+    assert differences(warehouse_tables(url), tables) == {}
+
+
+def test_whatever_changes_the_result_makes_the_next_run_recompute(
+    small_landing, new_warehouse, tmp_path
+):
+    url, reports = new_warehouse(), tmp_path / "reports"
+    assert run(small_landing, url, RUN_DATE, reports, KEY).ok
+    engine = open_warehouse(url)
+    try:
+        rules = load_rule_set()
+        assert up_to_date(engine, RUN_DATE, rules, reports)
+        # Another run date: its time windows moved.
+        assert cross_check_due(engine, RUN_DATE + dt.timedelta(days=1), rules)
+        # Exports asked for elsewhere.
+        assert not up_to_date(engine, RUN_DATE, rules, tmp_path / "elsewhere")
+        # Another rule set.
+        other = tmp_path / "rules.yaml"
+        other.write_text(
+            rules.source_path.read_text(encoding="utf-8") + "\n# a changed file\n",
+            encoding="utf-8",
+        )
+        assert cross_check_due(engine, RUN_DATE, load_rule_set(other))
+        # A match reviewer's decision (the console writes it; no file lands).
+        with engine.begin() as conn:
+            record = conn.execute(
+                select(RecordLink.source_id, RecordLink.record_key).limit(1)
+            ).first()
+            conn.execute(
+                MatchReview.__table__.insert().values(
+                    source_id=record.source_id,
+                    record_key=record.record_key,
+                    person_key="p",
+                    match_probability=0.5,
+                    status="pending",
+                )
+            )
+        assert not cross_check_due(engine, RUN_DATE, rules)  # pending: nothing decided
+        with engine.begin() as conn:
+            conn.execute(update(MatchReview).values(status="rejected"))
+        assert cross_check_due(engine, RUN_DATE, rules)
+    finally:
+        engine.dispose()
+
+    # A new file: it is loaded and the cross-check runs again.
+    landing = tmp_path / "landing"
+    shutil.copytree(small_landing, landing)
+    newest = sorted((landing / SPEC.source_id).iterdir())[-1]
+    lines = newest.read_text(encoding="utf-8").splitlines(keepends=True)
+    (newest.parent / "shehui_jiuzhu_20261115.csv").write_text("".join(lines[:2]), encoding="utf-8")
+    rerun = run(landing, url, RUN_DATE, reports, KEY)
+    assert not rerun.unchanged
+    assert [r.file_name for r in rerun.loads if r.status != "already_loaded"] == [
+        "shehui_jiuzhu_20261115.csv"
+    ]
+
+
+def test_a_scan_reads_only_files_it_does_not_know(tmp_path):
+    folder = tmp_path / SPEC.source_id
+    folder.mkdir()
+    old, new = folder / "a_202610.csv", folder / "b_202611.csv"
+    old.write_bytes(b"old")
+    new.write_bytes(b"new")
+    st = old.stat()
+    pretend = "f" * 64  # not the file's digest: proof that the file was not read
+    known = {(old.name, st.st_size, st.st_mtime_ns): pretend}
+
+    files, skipped = scan_source(tmp_path, SPEC, None, known=known)
+    assert skipped == []
+    digests = {f.name: f.sha256 for f in files}
+    assert digests == {old.name: pretend, new.name: hashlib.sha256(b"new").hexdigest()}
+
+    # Rewritten in place (a new mtime): read again, whatever the scan knew.
+    old.write_bytes(b"OLD")
+    os.utime(old, ns=(st.st_atime_ns, st.st_mtime_ns + 1_000_000_000))
+    files, _ = scan_source(tmp_path, SPEC, None, known=known)
+    assert {f.name: f.sha256 for f in files}[old.name] == hashlib.sha256(b"OLD").hexdigest()
