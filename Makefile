@@ -10,7 +10,7 @@ AS_OF ?= 2026-11-30
 WAREHOUSE ?= sqlite:///var/warehouse.db
 
 .DEFAULT_GOAL := help
-.PHONY: help run test lint format bench bench-match bench-leads bench-scale report-screenshot docs lock clean airflow-up airflow-down bench-airflow fault-sweep
+.PHONY: help run test lint format bench bench-city bench-match bench-leads bench-scale report-screenshot docs lock clean airflow-up airflow-down bench-airflow fault-sweep
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN{FS=":.*## "}{printf "  make %-10s %s\n",$$1,$$2}'
@@ -53,6 +53,10 @@ bench-scale: $(STAMP) ## linkage at scale: 1M records vs 1.2M persons (~5 min); 
 
 bench-airflow: $(STAMP) ## a 500-household city under Celery, drop to green vs the CLI; var/bench/airflow.{json,md}
 	$(BIN)/python -m benchmarks.airflow --out var/bench --households $${HOUSEHOLDS_AIRFLOW:-500}
+
+bench-city: $(STAMP) ## a city of HOUSEHOLDS_CITY (default 400000) vs its I/O floor: first run, rerun, next month (PostgreSQL; SQLite at SQLITE_HOUSEHOLDS); var/bench/city.{json,md}
+	$(BIN)/python -m benchmarks.city --out var/bench --households $${HOUSEHOLDS_CITY:-400000} \
+	  --sqlite-households $${SQLITE_HOUSEHOLDS:-100000} --pg-admin $(BENCH_PG)
 
 FAULT_POINTS ?= 24
 fault-sweep: $(STAMP) ## SIGKILL at FAULT_POINTS points per backend, rerun, compare; var/bench/fault_sweep_*.{json,md}

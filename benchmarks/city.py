@@ -1,0 +1,290 @@
+"""City benchmark: the pipeline against the I/O floor of the same files, in one run.
+
+    python -m benchmarks.city --out var/bench --households 400000 [--sqlite-households 100000]
+        [--pg-admin postgresql+psycopg://postgres@127.0.0.1:5432/postgres]
+
+Generates a demo city for a first month (run date 2026-11-30) and the next month's drop
+(2026-12-31: the departments' files of December, snapshots re-delivered with what changed).
+Then, each measured as a separate ``crosscheck run`` process (wall time and that process's
+peak RSS, from ``wait4``):
+
+- ``io_floor``: every landed file read as text (XLSX cells as text) and COPYed raw into an
+  unindexed table of text columns, in a scratch PostgreSQL database: what moving the bytes
+  costs at least;
+- on PostgreSQL (and on SQLite for ``--sqlite-households``): the first full run; a rerun
+  with nothing new; the next month's drop (run date 2026-12-31).
+
+Writes ``city.json`` and ``city.md``. Databases are created and dropped here; the city's
+files are removed afterwards (``--keep`` keeps them).
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import datetime as dt
+import io
+import json
+import os
+import platform
+import shutil
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+
+from sqlalchemy import create_engine, text
+
+FIRST = dt.date(2026, 11, 30)
+NEXT = dt.date(2026, 12, 31)
+PII_KEY = "bench-city-only-key"
+TARGETS = {"first_over_floor": 3.0, "rerun_s": 10.0, "drop_over_first": 0.05, "rss_gib": 4.0}
+
+
+def _generate(folder: Path, households: int, seed: int, as_of: dt.date) -> None:
+    from demo import generate_demo
+
+    truth = folder.parent / f"truth_{folder.name}"  # beside the landing, never inside
+    generate_demo(folder, households=households, seed=seed, as_of=as_of, truth_dir=truth)
+
+
+def _text_rows(path: Path) -> tuple[list[str], io.StringIO, int]:
+    """A file's header and rows as CSV text (the least work that reads every value)."""
+    if path.suffix.lower() == ".xlsx":
+        from openpyxl import load_workbook
+
+        book = load_workbook(path, read_only=True, data_only=True)
+        cells = book.worksheets[0].iter_rows(values_only=True)
+        rows = [["" if v is None else str(v) for v in row] for row in cells]
+        book.close()
+    elif path.suffix.lower() == ".jsonl":
+        lines = path.read_text(encoding="utf-8").splitlines()
+        rows = [["line"], *([line] for line in lines)]
+    else:
+        raw = path.read_bytes()
+        try:
+            content = raw.decode("utf-8-sig")
+        except UnicodeDecodeError:
+            content = raw.decode("gb18030")
+        rows = list(csv.reader(io.StringIO(content)))
+    out = io.StringIO()
+    csv.writer(out).writerows(rows[1:])
+    out.seek(0)
+    return rows[0], out, len(rows) - 1
+
+
+def io_floor(landing: Path, pg_admin: str) -> dict:
+    """Read every file as text and COPY it raw into an unindexed table (one per file)."""
+    admin = create_engine(pg_admin, isolation_level="AUTOCOMMIT")
+    name = f"crosscheck_floor_{uuid.uuid4().hex[:10]}"
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    engine = create_engine(pg_admin.rsplit("/", 1)[0] + f"/{name}")
+    files = sorted(p for p in landing.rglob("*") if p.is_file() and not p.name.startswith("."))
+    started, rows, size = time.perf_counter(), 0, 0
+    try:
+        for i, path in enumerate(files):
+            header, body, n = _text_rows(path)
+            rows, size = rows + n, size + path.stat().st_size
+            columns = ", ".join(f'"c{j}" text' for j in range(len(header)))
+            with engine.begin() as conn:
+                conn.exec_driver_sql(f'CREATE TABLE "f{i}" ({columns})')
+                cursor = conn.connection.driver_connection.cursor()
+                with cursor.copy(f'COPY "f{i}" FROM STDIN WITH (FORMAT csv)') as copy:
+                    while chunk := body.read(1 << 20):
+                        copy.write(chunk)
+        seconds = time.perf_counter() - started
+    finally:
+        engine.dispose()
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+    return {"files": len(files), "rows": rows, "mib": round(size / 2**20, 1), "s": seconds}
+
+
+def _crosscheck(args: list[str], env: dict) -> dict:
+    """One ``crosscheck`` process: exit code, wall seconds, peak RSS (MiB), last lines."""
+    started = time.perf_counter()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "crosscheck.cli", *args],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    output = proc.stdout.read()
+    _, status, usage = os.wait4(proc.pid, 0)
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    return {
+        "exit": proc.returncode,
+        "s": round(time.perf_counter() - started, 2),
+        "peak_rss_mib": round(usage.ru_maxrss / 1024),
+        "output": output.strip().splitlines()[-14:],
+    }
+
+
+def _pipeline(url: str, landing: Path, drop: Path, reports: Path, env: dict) -> dict:
+    def run(as_of: dt.date) -> dict:
+        return _crosscheck(
+            [
+                "run",
+                "--landing",
+                str(landing),
+                "--warehouse",
+                url,
+                "--reports",
+                str(reports),
+                "--as-of",
+                as_of.isoformat(),
+                "--allow-future-date",  # the next month's run date lies ahead of today
+            ],
+            env,
+        )
+
+    upgrade = _crosscheck(["db", "upgrade", "--warehouse", url], env)
+    assert upgrade["exit"] == 0, upgrade
+    out = {"first": run(FIRST), "rerun": run(FIRST)}
+    for path in sorted(p for p in drop.rglob("*") if p.is_file()):  # the next month lands
+        target = landing / path.relative_to(drop)
+        if not target.exists():
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(path, target)
+    out["next_month"] = run(NEXT)
+    return out
+
+
+def _new_database(pg_admin: str) -> tuple[str, callable]:
+    admin = create_engine(pg_admin, isolation_level="AUTOCOMMIT")
+    name = f"crosscheck_city_{uuid.uuid4().hex[:10]}"
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+
+    def drop() -> None:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+    return pg_admin.rsplit("/", 1)[0] + f"/{name}", drop
+
+
+def bench(households: int, sqlite_households: int, seed: int, pg_admin: str, work: Path):
+    env = {
+        **os.environ,
+        "CROSSCHECK_PII_KEY": PII_KEY,
+        "CROSSCHECK_LANDING_SETTLE_SECONDS": "0",  # the files were written before the run
+        "PYTHONPATH": str(Path(__file__).resolve().parents[1]),
+    }
+    result: dict = {"households": households, "seed": seed}
+    city = work / f"city_{households}"
+    shutil.rmtree(city, ignore_errors=True)
+    started = time.perf_counter()
+    _generate(city / "month1", households, seed, FIRST)
+    _generate(city / "month2", households, seed, NEXT)
+    result["generate_s"] = round(time.perf_counter() - started, 1)
+    drop = city / "drop"  # the next month: its files not already landed (by name)
+    for path in sorted(p for p in (city / "month2").rglob("*") if p.is_file()):
+        relative = path.relative_to(city / "month2")
+        if not (city / "month1" / relative).exists():
+            (drop / relative).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(path, drop / relative)
+    result["io_floor"] = io_floor(city / "month1", pg_admin)
+    result["drop_floor"] = io_floor(drop, pg_admin)
+
+    landing = city / "landing_pg"
+    shutil.copytree(city / "month1", landing)
+    url, drop_db = _new_database(pg_admin)
+    try:
+        result["postgresql"] = _pipeline(url, landing, drop, city / "reports_pg", env)
+    finally:
+        drop_db()
+    if sqlite_households == households:
+        landing = city / "landing_sqlite"
+        shutil.copytree(city / "month1", landing)
+        url = f"sqlite:///{city / 'warehouse.db'}"
+        result["sqlite"] = _pipeline(url, landing, drop, city / "reports_sqlite", env)
+    return result, city
+
+
+def _ratio(a: float, b: float) -> str:
+    return f"{a / b:.1f}x" if b else "-"
+
+
+def markdown(result: dict) -> str:
+    floor = result["io_floor"]
+    lines = [
+        f"# City benchmark: {result['households']:,} households",
+        "",
+        f"I/O floor (every file read as text + raw COPY into unindexed PostgreSQL tables): "
+        f"{floor['files']} files, {floor['rows']:,} rows, {floor['mib']} MiB in "
+        f"{floor['s']:.1f} s; the next month's drop: {result['drop_floor']['files']} files, "
+        f"{result['drop_floor']['rows']:,} rows in {result['drop_floor']['s']:.1f} s.",
+        "",
+        "| run | backend | exit | wall s | x floor | peak RSS MiB |",
+        "|---|---|---:|---:|---:|---:|",
+    ]
+    for backend in ("postgresql", "sqlite"):
+        if backend not in result:
+            continue
+        runs = result[backend]
+        for name, base in (
+            ("first full run", floor["s"]),
+            ("rerun, nothing new", floor["s"]),
+            ("next month's drop", result["drop_floor"]["s"]),
+        ):
+            key = {"first full run": "first", "rerun, nothing new": "rerun"}.get(name, "next_month")
+            r = runs[key]
+            lines.append(
+                f"| {name} | {backend} | {r['exit']} | {r['s']:.1f} | {_ratio(r['s'], base)} | "
+                f"{r['peak_rss_mib']:,} |"
+            )
+    lines += [
+        "",
+        "x floor: the first run and the rerun against the first month's floor, the drop "
+        "against the drop's floor. Peak RSS: of the `crosscheck run` process (the pipeline is "
+        "one process; PostgreSQL's own server processes are not counted).",
+        "",
+        f"Targets (issue): first run at most {TARGETS['first_over_floor']}x the floor, a rerun "
+        f"with nothing new under {TARGETS['rerun_s']:.0f} s, a 1% drop in at most "
+        f"{TARGETS['drop_over_first']:.0%} of the first run, peak RSS at most "
+        f"{TARGETS['rss_gib']} GiB.",
+        "",
+        f"Machine: Python {result['machine']['python']}, {result['machine']['cpus']} CPUs; "
+        f"city generated in {result['generate_s']} s.",
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--out", type=Path, default=Path("var/bench"))
+    parser.add_argument("--households", type=int, default=400_000)
+    parser.add_argument(
+        "--sqlite-households",
+        type=int,
+        default=100_000,
+        help="also run SQLite when the city has this many households",
+    )
+    parser.add_argument("--seed", type=int, default=20261130)
+    parser.add_argument(
+        "--pg-admin",
+        default="postgresql+psycopg://postgres@127.0.0.1:5432/postgres",
+        help="a login that may create databases; the benchmark's databases are dropped",
+    )
+    parser.add_argument("--keep", action="store_true", help="keep the generated city")
+    args = parser.parse_args(argv)
+    args.out.mkdir(parents=True, exist_ok=True)
+    result, city = bench(
+        args.households, args.sqlite_households, args.seed, args.pg_admin, args.out
+    )
+    result["machine"] = {"python": platform.python_version(), "cpus": os.cpu_count()}
+    (args.out / "city.json").write_text(json.dumps(result, indent=2, ensure_ascii=False))
+    (args.out / "city.md").write_text(markdown(result), encoding="utf-8")
+    print(markdown(result))
+    if not args.keep:
+        shutil.rmtree(city, ignore_errors=True)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
