@@ -94,7 +94,10 @@ def main() -> None:
         airflow_s = time.monotonic() - started
         states = cluster.task_states()
         runs = cluster.rows("SELECT run_id, state FROM dag_run ORDER BY start_date")
-        workers = {w: len(t) for w, t in cluster.worker_tasks().items()}
+        ran = cluster.worker_tasks()
+        workers = {w: len(t) for w, t in ran.items()}
+        # Which worker ran which county (map index, in the counties' name order).
+        counties = {w: [i for task, i in t if task == "check_county"] for w, t in ran.items()}
         engine = create_engine(cluster.warehouse_url)
         with engine.connect() as conn:
             as_of = conn.execute(text("SELECT max(as_of) FROM run_log")).scalar()
@@ -126,6 +129,7 @@ def main() -> None:
         "dag_runs": runs,
         "task_states": count,
         "tasks_per_worker": workers,
+        "county_tasks_per_worker": counties,
         "tables_differing_from_cli": differing,
         "load_avg": os.getloadavg(),
         "measured_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
@@ -145,6 +149,7 @@ def main() -> None:
         f"| DAG runs | {', '.join(f'{r[1]}' for r in runs)} |",
         f"| task instances | {json.dumps(count, ensure_ascii=False)} |",
         f"| task instances per worker | {json.dumps(workers)} |",
+        f"| county tasks (map index) per worker | {json.dumps(counties)} |",
         f"| tables differing from the CLI's warehouse | {len(differing)} |",
         f"| load average (1, 5, 15 min) at the end | {load} |",
     ]

@@ -191,19 +191,46 @@ def bench(households: int, sqlite_households: int, seed: int, pg_admin: str, wor
     result["io_floor"] = io_floor(city / "month1", pg_admin)
     result["drop_floor"] = io_floor(drop, pg_admin)
 
+    sqlite_url = f"sqlite:///{city / 'warehouse.db'}"
+    if sqlite_households == households:
+        landing = city / "landing_sqlite"
+        shutil.copytree(city / "month1", landing)
+        result["sqlite"] = _pipeline(sqlite_url, landing, drop, city / "reports_sqlite", env)
     landing = city / "landing_pg"
     shutil.copytree(city / "month1", landing)
     url, drop_db = _new_database(pg_admin)
     try:
         result["postgresql"] = _pipeline(url, landing, drop, city / "reports_pg", env)
+        if "sqlite" in result:
+            result["backends_differ"] = compare_backends(sqlite_url, url)
     finally:
         drop_db()
-    if sqlite_households == households:
-        landing = city / "landing_sqlite"
-        shutil.copytree(city / "month1", landing)
-        url = f"sqlite:///{city / 'warehouse.db'}"
-        result["sqlite"] = _pipeline(url, landing, drop, city / "reports_sqlite", env)
     return result, city
+
+
+# What must be the same whichever backend ran the city: the list, the flags, the links.
+COMPARED = {
+    "mart_monitoring_list": "household_no, grade, risk_types, object_type, status",
+    "household_flag": "as_of, household_no, grade, risk_types, object_type",
+    "record_link": "source_id, record_key, person_key, household_no, method",
+}
+
+
+def compare_backends(sqlite_url: str, pg_url: str) -> dict[str, dict[str, int]]:
+    """Rows of each compared table found on one backend only (empty: the same marts)."""
+    out = {}
+    for table, columns in COMPARED.items():
+        rows = []
+        for url in (sqlite_url, pg_url):
+            engine = create_engine(url)
+            with engine.connect() as conn:
+                found = conn.exec_driver_sql(f"SELECT {columns} FROM {table}").all()
+            engine.dispose()
+            rows.append({tuple(str(v) for v in row) for row in found})
+        only_sqlite, only_pg = len(rows[0] - rows[1]), len(rows[1] - rows[0])
+        if only_sqlite or only_pg:
+            out[table] = {"only_sqlite": only_sqlite, "only_postgresql": only_pg}
+    return out
 
 
 def _ratio(a: float, b: float) -> str:
@@ -252,6 +279,21 @@ def markdown(result: dict) -> str:
         f"Machine: Python {result['machine']['python']}, {result['machine']['cpus']} CPUs; "
         f"city generated in {result['generate_s']} s.",
     ]
+    if "backends_differ" in result:
+        differ = result["backends_differ"]
+        lines += [
+            "",
+            "SQLite and PostgreSQL after the same three runs: "
+            + (
+                "the same list, flags and links row for row."
+                if not differ
+                else "; ".join(
+                    f"{t}: {d['only_sqlite']} rows only on SQLite, {d['only_postgresql']} only "
+                    "on PostgreSQL"
+                    for t, d in differ.items()
+                )
+            ),
+        ]
     return "\n".join(lines) + "\n"
 
 
