@@ -30,6 +30,7 @@ import platform
 import shutil
 import subprocess
 import sys
+import tempfile
 import time
 import uuid
 from pathlib import Path
@@ -49,8 +50,9 @@ def _generate(folder: Path, households: int, seed: int, as_of: dt.date) -> None:
     generate_demo(folder, households=households, seed=seed, as_of=as_of, truth_dir=truth)
 
 
-def _text_rows(path: Path) -> tuple[list[str], io.StringIO, int]:
-    """A file's header and rows as CSV text (the least work that reads every value)."""
+def _text_rows(path: Path) -> tuple[int, io.StringIO, int]:
+    """A file's width (most fields in a row), its rows as CSV text (the least work that
+    reads every value) and their count."""
     if path.suffix.lower() == ".xlsx":
         from openpyxl import load_workbook
 
@@ -65,13 +67,15 @@ def _text_rows(path: Path) -> tuple[list[str], io.StringIO, int]:
         raw = path.read_bytes()
         try:
             content = raw.decode("utf-8-sig")
-        except UnicodeDecodeError:
-            content = raw.decode("gb18030")
-        rows = list(csv.reader(io.StringIO(content)))
+        except UnicodeDecodeError:  # GB18030, and a department's stray bad bytes kept as such
+            content = raw.decode("gb18030", errors="replace")
+        rows = list(csv.reader(io.StringIO(content, newline="")))
+    width = max((len(row) for row in rows), default=1) or 1
     out = io.StringIO()
-    csv.writer(out).writerows(rows[1:])
-    out.seek(0)
-    return rows[0], out, len(rows) - 1
+    # Every row as wide as the widest (COPY wants them all alike: a hostile file's are not).
+    csv.writer(out).writerows(row + [""] * (width - len(row)) for row in rows[1:])
+    # PostgreSQL text holds no NUL byte (a hostile file may carry some): dropped here.
+    return width, io.StringIO(out.getvalue().replace("\x00", "")), len(rows) - 1
 
 
 def io_floor(landing: Path, pg_admin: str) -> dict:
@@ -85,9 +89,9 @@ def io_floor(landing: Path, pg_admin: str) -> dict:
     started, rows, size = time.perf_counter(), 0, 0
     try:
         for i, path in enumerate(files):
-            header, body, n = _text_rows(path)
+            width, body, n = _text_rows(path)
             rows, size = rows + n, size + path.stat().st_size
-            columns = ", ".join(f'"c{j}" text' for j in range(len(header)))
+            columns = ", ".join(f'"c{j}" text' for j in range(width))
             with engine.begin() as conn:
                 conn.exec_driver_sql(f'CREATE TABLE "f{i}" ({columns})')
                 cursor = conn.connection.driver_connection.cursor()
@@ -106,21 +110,25 @@ def io_floor(landing: Path, pg_admin: str) -> dict:
 def _crosscheck(args: list[str], env: dict) -> dict:
     """One ``crosscheck`` process: exit code, wall seconds, peak RSS (MiB), last lines."""
     started = time.perf_counter()
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "crosscheck.cli", *args],
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    output = proc.stdout.read()
-    _, status, usage = os.wait4(proc.pid, 0)
-    proc.returncode = os.waitstatus_to_exitcode(status)
+    with tempfile.TemporaryFile("w+") as log:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "crosscheck.cli", *args],
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=log,
+            text=True,
+        )
+        summary = proc.stdout.read()
+        _, status, usage = os.wait4(proc.pid, 0)
+        seconds = time.perf_counter() - started
+        log.seek(0)
+        log_tail = log.read().strip().splitlines()[-5:]
     return {
-        "exit": proc.returncode,
-        "s": round(time.perf_counter() - started, 2),
+        "exit": os.waitstatus_to_exitcode(status),
+        "s": round(seconds, 2),
         "peak_rss_mib": round(usage.ru_maxrss / 1024),
-        "output": output.strip().splitlines()[-14:],
+        "summary": summary.strip().splitlines(),  # the run summary the CLI prints
+        "log_tail": log_tail,
     }
 
 
@@ -176,12 +184,20 @@ def bench(households: int, sqlite_households: int, seed: int, pg_admin: str, wor
         "PYTHONPATH": str(Path(__file__).resolve().parents[1]),
     }
     result: dict = {"households": households, "seed": seed}
-    city = work / f"city_{households}"
-    shutil.rmtree(city, ignore_errors=True)
+    city = work / f"city_{households}_{seed}"
     started = time.perf_counter()
-    _generate(city / "month1", households, seed, FIRST)
-    _generate(city / "month2", households, seed, NEXT)
-    result["generate_s"] = round(time.perf_counter() - started, 1)
+    if (city / ".generated").exists():  # a city kept by --keep is reused
+        result["generate_s"] = None
+    else:
+        shutil.rmtree(city, ignore_errors=True)
+        _generate(city / "month1", households, seed, FIRST)
+        _generate(city / "month2", households, seed, NEXT)
+        (city / ".generated").touch()
+        result["generate_s"] = round(time.perf_counter() - started, 1)
+    for scratch in ("drop", "landing_pg", "landing_sqlite", "reports_pg", "reports_sqlite"):
+        shutil.rmtree(city / scratch, ignore_errors=True)
+    for leftover in city.glob("warehouse.db*"):  # the database, its WAL and lock files
+        leftover.unlink()
     drop = city / "drop"  # the next month: its files not already landed (by name)
     for path in sorted(p for p in (city / "month2").rglob("*") if p.is_file()):
         relative = path.relative_to(city / "month2")
@@ -247,8 +263,8 @@ def markdown(result: dict) -> str:
         f"{floor['s']:.1f} s; the next month's drop: {result['drop_floor']['files']} files, "
         f"{result['drop_floor']['rows']:,} rows in {result['drop_floor']['s']:.1f} s.",
         "",
-        "| run | backend | exit | wall s | x floor | peak RSS MiB |",
-        "|---|---|---:|---:|---:|---:|",
+        "| run | backend | exit | wall s | x floor | x first run | peak RSS MiB |",
+        "|---|---|---:|---:|---:|---:|---:|",
     ]
     for backend in ("postgresql", "sqlite"):
         if backend not in result:
@@ -263,7 +279,7 @@ def markdown(result: dict) -> str:
             r = runs[key]
             lines.append(
                 f"| {name} | {backend} | {r['exit']} | {r['s']:.1f} | {_ratio(r['s'], base)} | "
-                f"{r['peak_rss_mib']:,} |"
+                f"{r['s'] / runs['first']['s']:.0%} | {r['peak_rss_mib']:,} |"
             )
     lines += [
         "",
@@ -277,7 +293,11 @@ def markdown(result: dict) -> str:
         f"{TARGETS['rss_gib']} GiB.",
         "",
         f"Machine: Python {result['machine']['python']}, {result['machine']['cpus']} CPUs; "
-        f"city generated in {result['generate_s']} s.",
+        + (
+            f"city generated in {result['generate_s']} s."
+            if result["generate_s"] is not None
+            else "city reused from an earlier run (--keep)."
+        ),
     ]
     if "backends_differ" in result:
         differ = result["backends_differ"]
