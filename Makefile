@@ -60,6 +60,7 @@ bench-city: $(STAMP) ## a city of HOUSEHOLDS_CITY (default 400000) vs its I/O fl
 
 FAULT_POINTS ?= 24
 fault-sweep: $(STAMP) ## SIGKILL at FAULT_POINTS points per backend, rerun, compare; var/bench/fault_sweep_*.{json,md}
+	mkdir -p var/tmp
 	CROSSCHECK_TEST_FAULT_POINTS=$(FAULT_POINTS) CROSSCHECK_TEST_FAULT_REPORT=var/bench/fault_sweep \
 	  $(BIN)/python -m pytest -q -p no:cacheprovider --basetemp=var/tmp/fault_sweep \
 	  tests/test_crash_safety.py -k killed_anywhere
