@@ -24,6 +24,7 @@ import argparse
 import csv
 import datetime as dt
 import io
+import itertools
 import json
 import os
 import platform
@@ -110,6 +111,7 @@ def io_floor(landing: Path, pg_admin: str) -> dict:
 def _crosscheck(args: list[str], env: dict) -> dict:
     """One ``crosscheck`` process: exit code, wall seconds, peak RSS (MiB), last lines."""
     started = time.perf_counter()
+    wall_start = dt.datetime.now()  # local time, as the log's timestamps
     with tempfile.TemporaryFile("w+") as log:
         proc = subprocess.Popen(
             [sys.executable, "-m", "crosscheck.cli", *args],
@@ -122,14 +124,36 @@ def _crosscheck(args: list[str], env: dict) -> dict:
         _, status, usage = os.wait4(proc.pid, 0)
         seconds = time.perf_counter() - started
         log.seek(0)
-        log_tail = log.read().strip().splitlines()[-5:]
+        lines = log.read().strip().splitlines()
     return {
         "exit": os.waitstatus_to_exitcode(status),
         "s": round(seconds, 2),
         "peak_rss_mib": round(usage.ru_maxrss / 1024),
+        "stages_s": stage_profile(lines, wall_start, wall_start + dt.timedelta(seconds=seconds)),
         "summary": summary.strip().splitlines(),  # the run summary the CLI prints
-        "log_tail": log_tail,
+        "log_tail": lines[-5:],
     }
+
+
+def stage_profile(lines: list[str], start: dt.datetime, end: dt.datetime) -> dict[str, float]:
+    """Seconds per stage, from the CLI's progress lines (``<time> INFO crosscheck: <source>:
+    <stage>``): each stage lasts until the next line of progress; counties summed."""
+    marks = [(start, "start-up")]
+    for line in lines:
+        stamp, _, rest = line.partition(" INFO crosscheck: ")
+        if not rest:
+            continue
+        source, _, stage = rest.partition(": ")
+        if source == "crosscheck":
+            name = stage.rsplit(": ", 1)[-1]  # "<county>: rules" -> "rules"
+        else:
+            name = "ingest" if stage.startswith("ingest") else stage
+        marks.append((dt.datetime.strptime(stamp, "%Y-%m-%d %H:%M:%S,%f"), name))
+    marks.append((end, "end"))
+    out: dict[str, float] = {}
+    for (at, name), (until, _) in itertools.pairwise(marks):
+        out[name] = round(out.get(name, 0.0) + (until - at).total_seconds(), 1)
+    return out
 
 
 def _pipeline(url: str, landing: Path, drop: Path, reports: Path, env: dict) -> dict:
@@ -299,6 +323,14 @@ def markdown(result: dict) -> str:
             else "city reused from an earlier run (--keep)."
         ),
     ]
+    for backend in ("postgresql", "sqlite"):
+        if backend in result:
+            stages = result[backend]["first"]["stages_s"]
+            lines += [
+                "",
+                f"Where the first run's time goes ({backend}, seconds by stage): "
+                + ", ".join(f"{k} {v}" for k, v in stages.items()),
+            ]
     if "backends_differ" in result:
         differ = result["backends_differ"]
         lines += [
