@@ -38,6 +38,7 @@ def _login_page(request: Request, message: str = "", status: int = 200, username
         None,
         status=status,
         message=message,
+        failed=status >= 400,
         login_csrf=token,
         username=username,
     )
