@@ -244,15 +244,173 @@ def test_sign_out_needs_the_token_and_ends_the_session(env):
     assert c.get("/officer/list").headers["location"] == "/login?reason=none"
 
 
+# --------------------------------------------------------------------------- throttling
+
+
+def _sessions(engine) -> int:
+    with engine.connect() as conn:
+        return conn.execute(select(func.count()).select_from(ConsoleSession)).scalar()
+
+
+def test_repeated_wrong_passwords_lock_that_user_for_some_minutes(env):
+    c, engine, clock = env["console"], env["engine"], env["clock"]
+    for _ in range(4):
+        assert c.sign_in("li_ming", "wrong-password").status_code == 401
+    fifth = c.sign_in("li_ming", "wrong-password")
+    assert fifth.status_code == 429
+    assert "连续 5 次密码错误，登录已锁定" in fifth.text
+    assert "2026-12-01 10:15" in fifth.text  # 02:00 UTC + 15 minutes, in Xinyu's time
+    [lock] = audit_rows(engine, action="login_lock")
+    assert (lock.username, lock.outcome, lock.target) == ("li_ming", "refused", "li_ming")
+    assert lock.detail == "连续 5 次密码错误，登录锁定 15 分钟"
+
+    # Locked: even the right password opens nothing, and the attempt is logged.
+    clock.now += dt.timedelta(minutes=14)
+    locked = c.sign_in("li_ming")
+    assert locked.status_code == 429 and "登录已锁定" in locked.text
+    assert "cc_session" not in locked.cookies and _sessions(engine) == 0
+    last = audit_rows(engine, action="login", username="li_ming")[-1]
+    assert last.outcome == "refused" and last.detail.startswith("登录已锁定")
+    assert len(audit_rows(engine, action="login_lock")) == 1  # not extended
+    # Other users are not affected.
+    assert c.sign_in("wang_fang").headers["location"] == "/review"
+
+    clock.now += dt.timedelta(minutes=1)  # 15 minutes after the lock
+    assert c.sign_in("li_ming").headers["location"] == "/officer/list"
+    # The success starts the count again: one wrong password is just a wrong password.
+    assert c.sign_in("li_ming", "wrong-password").status_code == 401
+
+
+def test_wrong_passwords_spread_out_or_before_a_success_do_not_lock(env):
+    c, clock = env["console"], env["clock"]
+    for _ in range(4):
+        assert c.sign_in("li_ming", "wrong-password").status_code == 401
+    assert c.sign_in("li_ming").status_code == 303
+    for _ in range(4):
+        assert c.sign_in("li_ming", "wrong-password").status_code == 401
+    clock.now += dt.timedelta(minutes=16)  # the four fall out of the 15-minute window
+    assert c.sign_in("li_ming", "wrong-password").status_code == 401
+    assert c.sign_in("li_ming").status_code == 303
+    assert audit_rows(env["engine"], action="login_lock") == []
+
+
+def test_an_unknown_user_name_is_locked_like_a_known_one(env):
+    c = env["console"]
+    answers = [c.sign_in("nobody_here", "wrong-password") for _ in range(6)]
+    assert [a.status_code for a in answers] == [401, 401, 401, 401, 429, 429]
+    assert "登录已锁定" in answers[-1].text
+    [lock] = audit_rows(env["engine"], action="login_lock")
+    assert lock.username == "nobody_here"
+
+
+def test_a_forged_sign_in_form_does_not_count_towards_a_lock(env):
+    client = env["console"].client
+    for _ in range(6):
+        client.get("/login")
+        client.post("/login", data={"username": "li_ming", "password": "x", "csrf": "forged"})
+    assert env["console"].sign_in("li_ming").status_code == 303
+
+
+# --------------------------------------------------------------------------- user management
+
+
+def test_an_administrator_lists_deactivates_and_reactivates_users(env):
+    c, engine = env["console"], env["engine"]
+    officer = Console(c.client.app)
+    officer.sign_in("li_ming")
+    assert officer.get("/officer/list").status_code == 200
+
+    c.sign_in("admin")
+    page = c.get("/admin/users").text
+    for username in ("li_ming", "zhao_lei", "wang_fang", "yibao_clerk", "admin"):
+        assert f'id="user-{username}"' in page
+    assert "渝水区" in page and "医疗保障局" in page and "$argon2" not in page
+    assert 'action="/admin/users/admin/deactivate"' not in page  # not oneself
+
+    done = c.post("/admin/users/li_ming/deactivate", {})
+    assert done.headers["location"] == "/admin/users?done=deactivate&user=li_ming"
+    assert "已停用用户 li_ming，其会话已结束" in c.get(done.headers["location"]).text
+    # The officer's open session ends at once; signing in again says why.
+    assert officer.get("/officer/list").headers["location"] == "/login?reason=none"
+    refused = officer.sign_in("li_ming")
+    assert refused.status_code == 403 and "该账号已停用" in refused.text
+    assert officer.sign_in("li_ming", "wrong-password").status_code == 401  # says nothing
+    assert audit_rows(engine, action="login", username="li_ming")[-2].detail == "账号已停用"
+
+    assert c.post("/admin/users/li_ming/reactivate", {}).status_code == 303
+    assert officer.sign_in("li_ming").headers["location"] == "/officer/list"
+    changes = audit_rows(engine, username="admin", outcome="ok")
+    assert [(r.action, r.target) for r in changes if r.action.startswith("user_")] == [
+        ("user_deactivate", "li_ming"),
+        ("user_reactivate", "li_ming"),
+    ]
+    assert "停用用户" in c.get("/admin/audit?username=admin").text
+
+
+def test_user_changes_refused_are_explained_and_change_nothing(env):
+    c, engine = env["console"], env["engine"]
+    c.sign_in("admin")
+
+    def active(username: str) -> bool:
+        with engine.connect() as conn:
+            return bool(
+                conn.execute(
+                    select(ConsoleUser.active).where(ConsoleUser.username == username)
+                ).scalar()
+            )
+
+    myself = c.post("/admin/users/admin/deactivate", {})
+    assert myself.status_code == 400 and "不能停用自己的账号" in myself.text
+    unknown = c.post("/admin/users/no_such_user/deactivate", {})
+    assert unknown.status_code == 404 and "没有这个用户" in unknown.text
+    odd = c.post("/admin/users/li_ming/delete", {})
+    assert odd.status_code == 404 and "未知的用户操作" in odd.text
+    forged = c.post("/admin/users/li_ming/deactivate", {}, csrf="forged")
+    assert forged.status_code == 403 and "校验码不符" in forged.text
+    assert active("admin") and active("li_ming")
+    refused = audit_rows(engine, username="admin", outcome="refused")
+    assert [(r.action, r.target) for r in refused] == [
+        ("user_deactivate", "admin"),
+        ("user_deactivate", "no_such_user"),
+        ("user_delete", "li_ming"),
+        ("csrf", "/admin/users/li_ming/deactivate"),
+    ]
+
+    clerk = Console(c.client.app)
+    clerk.sign_in("yibao_clerk")
+    assert clerk.post("/admin/users/li_ming/deactivate", {}).status_code == 403
+    assert active("li_ming")
+
+
+def test_an_administrator_lifts_a_sign_in_lock(env):
+    c, engine = env["console"], env["engine"]
+    officer = Console(c.client.app)
+    for _ in range(5):
+        officer.sign_in("li_ming", "wrong-password")
+    assert officer.sign_in("li_ming").status_code == 429
+    c.sign_in("admin")
+    page = c.get("/admin/users").text
+    assert "登录锁定至 2026-12-01 10:15" in page
+    assert 'action="/admin/users/li_ming/unlock"' in page
+    assert c.post("/admin/users/li_ming/unlock", {}).status_code == 303
+    assert "登录锁定至" not in c.get("/admin/users").text
+    assert officer.sign_in("li_ming").headers["location"] == "/officer/list"
+    [unlock] = audit_rows(engine, action="user_unlock")
+    assert (unlock.username, unlock.target) == ("admin", "li_ming")
+
+
 # --------------------------------------------------------------------------- roles
 
 
 @pytest.mark.parametrize(
     ("username", "forbidden"),
     [
-        ("li_ming", ["/review", "/department", "/admin/audit"]),
-        ("wang_fang", ["/officer/list", "/officer/list.csv", "/overview", "/admin/audit"]),
-        ("yibao_clerk", ["/officer/list", "/review", "/overview", "/admin/audit"]),
+        ("li_ming", ["/review", "/department", "/admin/audit", "/admin/users"]),
+        (
+            "wang_fang",
+            ["/officer/list", "/officer/list.csv", "/overview", "/admin/audit", "/admin/users"],
+        ),
+        ("yibao_clerk", ["/officer/list", "/review", "/overview", "/admin/audit", "/admin/users"]),
         ("admin", ["/officer/list", "/review", "/department"]),
     ],
 )
@@ -278,6 +436,7 @@ def test_without_a_session_every_page_sends_to_sign_in(env):
         "/review",
         "/department",
         "/admin/audit",
+        "/admin/users",
     ]:
         assert c.get(path).headers["location"] == "/login?reason=none", path
 
@@ -483,6 +642,70 @@ def test_a_review_decision_needs_a_known_action_and_a_token(env):
     assert c.post("/review/decide", {**form, "action": "confirm"}, csrf="x").status_code == 403
     with engine.connect() as conn:
         assert conn.execute(select(MatchReview.status)).scalar() == "pending"
+
+
+def seed_reviews(engine, count: int) -> list[tuple[str, str]]:
+    """``count`` pending reviews (records that the run linked, put back as pending), with
+    tied probabilities; returns their (source, record) keys in the queue's order."""
+    with engine.begin() as conn:
+        links = conn.execute(
+            select(RecordLink)
+            .where(RecordLink.person_key.is_not(None))
+            .order_by(RecordLink.record_key, RecordLink.source_id)
+            .limit(count)
+        ).all()
+        rows = [
+            {
+                "source_id": link.source_id,
+                "record_key": link.record_key,
+                "person_key": link.person_key,
+                "household_no": link.household_no,
+                "match_probability": (0.6, 0.8, 0.7)[i % 3],
+                "status": "pending",
+            }
+            for i, link in enumerate(links)
+        ]
+        conn.execute(insert(MatchReview), rows)
+    assert len(rows) == count
+    rows.sort(key=lambda r: (-r["match_probability"], r["source_id"], r["record_key"]))
+    return [(r["source_id"], r["record_key"]) for r in rows]
+
+
+_SHOWN = re.compile(
+    r'name="source_id" value="([^"]+)">\s*<input type="hidden" name="record_key" value="([^"]+)"'
+)
+
+
+def test_the_review_queue_is_paged_in_a_stable_order(env):
+    c, engine = env["console"], env["engine"]
+    expected = seed_reviews(engine, 65)
+    c.sign_in("wang_fang")
+    pages = [c.get(f"/review?page={n}").text for n in (1, 2, 3)]
+    shown = [_SHOWN.findall(p) for p in pages]
+    assert [len(s) for s in shown] == [30, 30, 5]
+    assert [key for page in shown for key in page] == expected  # all, once, in order
+    assert "待复核 65 条" in pages[0] and "本页第 31–60 条" in pages[1]
+    assert "第 1 / 3 页" in pages[0] and 'href="/review?page=2" rel="next"' in pages[0]
+    assert 'href="/review?page=1" rel="prev"' in pages[1]
+    assert 'rel="next"' not in pages[2]
+    assert _SHOWN.findall(c.get("/review").text) == shown[0]
+    assert _SHOWN.findall(c.get("/review?page=abc").text) == shown[0]
+    assert _SHOWN.findall(c.get("/review?page=99").text) == shown[2]  # past the end: last
+
+    # A decision on page 2 comes back to page 2, which now starts one record later.
+    source_id, record_key = expected[30]
+    with engine.connect() as conn:
+        person_key = conn.execute(
+            select(MatchReview.person_key).where(
+                MatchReview.source_id == source_id, MatchReview.record_key == record_key
+            )
+        ).scalar()
+    form = {"source_id": source_id, "record_key": record_key, "person_key": person_key}
+    done = c.post("/review/decide", {**form, "action": "reject", "page": "2"})
+    assert done.headers["location"] == "/review?page=2&done=rejected"
+    assert _SHOWN.findall(c.get("/review?page=2").text) == expected[31:61]
+    items, total = queries.review_queue(engine, 30, 60)
+    assert total == 64 and [(i["source_id"], i["record_key"]) for i in items] == expected[61:]
 
 
 # --------------------------------------------------------------------------- department
@@ -737,6 +960,11 @@ def test_change_since_previous_run_on_both_backends(warehouse_url):
         assert summary["by_risk"].set_index("risk_type")["total"].to_dict() == {
             "因病": 4,
             "因学": 2,
+        }
+        villages = summary["by_village"].set_index(["county", "township", "village"])
+        assert villages[["red", "yellow", "green", "因病", "因学"]].to_dict("index") == {
+            (YUSHUI, "珠珊镇", "一村"): {"red": 1, "yellow": 0, "green": 1, "因病": 2, "因学": 1},
+            (YUSHUI, "罗坊镇", "一村"): {"red": 1, "yellow": 1, "green": 0, "因病": 2, "因学": 1},
         }
     finally:
         _drop_officer_roles(engine)

@@ -28,11 +28,13 @@ __all__ = [
     "ConsoleError",
     "NoSession",
     "Session",
+    "SignInRefused",
     "User",
     "add_user",
     "check_csrf",
     "end_session",
     "open_session",
+    "set_active",
     "sign_in",
 ]
 
@@ -153,20 +155,33 @@ def add_user(
     return User(*row)
 
 
-def sign_in(engine: Engine, config: ConsoleConfig, username: str, password: str) -> str | None:
-    """A new session token for right credentials, else None (never says which was wrong)."""
+class SignInRefused(ConsoleError):
+    """Sign-in refused: ``detail`` is what the audit log records."""
+
+    def __init__(self, message: str, status: int, detail: str):
+        super().__init__(message, status)
+        self.detail = detail
+
+
+def sign_in(engine: Engine, config: ConsoleConfig, username: str, password: str) -> str:
+    """A new session token for right credentials of an active user.
+
+    Raises ``SignInRefused``: 401 for a wrong name or password (never says which), 403 for
+    the right password of a deactivated user."""
     with engine.connect() as conn:
         user = conn.execute(
-            select(ConsoleUser.username, ConsoleUser.password_hash).where(
-                ConsoleUser.username == username, ConsoleUser.active
+            select(ConsoleUser.username, ConsoleUser.password_hash, ConsoleUser.active).where(
+                ConsoleUser.username == username
             )
         ).first()
     try:
         _HASHER.verify(user.password_hash if user else _DUMMY_HASH, password)
     except (VerificationError, InvalidHashError):
-        return None
+        user = None
     if user is None:
-        return None
+        raise SignInRefused("用户名或密码错误", 401, "用户名或密码错误")
+    if not user.active:
+        raise SignInRefused("该账号已停用，请联系管理员", 403, "账号已停用")
     now = config.clock()
     token = secrets.token_urlsafe(32)
     with engine.begin() as conn:
@@ -214,6 +229,18 @@ def open_session(engine: Engine, config: ConsoleConfig, token: str | None) -> Se
             .values(last_seen_at=now)
         )
     return Session(User(*session[4:]), session.csrf_token)
+
+
+def set_active(engine: Engine, username: str, active: bool) -> bool:
+    """Deactivate (ending the user's sessions at once) or reactivate a user; False if the
+    user does not exist. The user row stays: the audit log refers to it."""
+    with engine.begin() as conn:
+        changed = conn.execute(
+            update(ConsoleUser).where(ConsoleUser.username == username).values(active=active)
+        ).rowcount
+        if changed and not active:
+            conn.execute(delete(ConsoleSession).where(ConsoleSession.username == username))
+    return bool(changed)
 
 
 def end_session(engine: Engine, token: str | None) -> None:

@@ -22,7 +22,7 @@ from sqlalchemy import Connection, Engine, func, select, union
 from connectors.spec import load_specs
 from crosscheck.console.auth import ConsoleError, User
 from privacy import redact_ids
-from warehouse.console_models import ConsoleAudit
+from warehouse.console_models import ConsoleAudit, ConsoleSession, ConsoleUser
 from warehouse.db import read_frame
 from warehouse.models import (
     DimHousehold,
@@ -40,6 +40,7 @@ from warehouse.rules import load_rule_set
 
 __all__ = [
     "GRADE_LABELS",
+    "REVIEW_PAGE",
     "change_since_previous",
     "filter_options",
     "household_detail",
@@ -268,8 +269,15 @@ def _case_changes(cases: pd.DataFrame) -> pd.DataFrame:
     return ordered[changed].iloc[::-1]
 
 
-def review_queue(engine: Engine, limit: int = 30) -> tuple[list[dict], int]:
-    """Pending grey-zone links, most likely first: each record beside its candidate."""
+REVIEW_PAGE = 30
+
+
+def review_queue(
+    engine: Engine, limit: int = REVIEW_PAGE, offset: int = 0
+) -> tuple[list[dict], int]:
+    """One page of pending grey-zone links, most likely first: each record beside its
+    candidate, and how many are pending. The order is total (probability, then the
+    primary key), so pages neither repeat nor skip a record while nothing is decided."""
     with engine.connect() as conn:
         total = conn.execute(
             select(func.count()).select_from(MatchReview).where(MatchReview.status == "pending")
@@ -296,7 +304,8 @@ def review_queue(engine: Engine, limit: int = 30) -> tuple[list[dict], int]:
                 MatchReview.source_id,
                 MatchReview.record_key,
             )
-            .limit(limit),
+            .limit(limit)
+            .offset(offset),
         )
         records = {}
         specs = load_specs()
@@ -350,7 +359,8 @@ def _overview_frame(engine: Engine, user: User) -> pd.DataFrame:
 
 
 def overview(engine: Engine, user: User) -> dict:
-    """Households by grade per township, by risk type, and per village and risk type."""
+    """Households by grade per township, by risk type, and per village by grade and by
+    risk type (a household of several risk types counts once under each)."""
     frame = _overview_frame(engine, user)
     grades = ["red", "yellow", "green"]
     by_township = (
@@ -370,13 +380,17 @@ def overview(engine: Engine, user: User) -> dict:
         else pd.DataFrame(columns=grades)
     )
     by_risk = by_risk.assign(total=by_risk.sum(axis=1)).sort_values("total", ascending=False)
-    by_village = (
-        pd.crosstab(
-            [risks["county"], risks["township"], risks["village"]], risks["risk_type"]
-        ).reset_index()
-        if len(risks)
-        else pd.DataFrame(columns=["county", "township", "village"])
-    )
+    place = ["county", "township", "village"]
+    by_village = pd.DataFrame(columns=[*place, *grades])
+    if len(frame):
+        by_village = pd.crosstab([frame[c].fillna("") for c in place], frame["grade"]).reindex(
+            columns=grades, fill_value=0
+        )
+        if len(risks):
+            by_village = by_village.join(
+                pd.crosstab([risks[c].fillna("") for c in place], risks["risk_type"])
+            )
+        by_village = by_village.fillna(0).astype(int).reset_index()
     return {
         "households": len(frame),
         "by_township": by_township,
@@ -503,6 +517,41 @@ def audit_log(engine: Engine, *, username: str = "", household_no: str = "", lim
         stmt = stmt.where(ConsoleAudit.username == username)
     if household_no:
         stmt = stmt.where(ConsoleAudit.household_no == household_no)
+    with engine.connect() as conn:
+        return read_frame(conn, stmt)
+
+
+def users(engine: Engine, now: dt.datetime) -> pd.DataFrame:
+    """Every console user (no password hash), with their last sign-in and open sessions."""
+    u, a = ConsoleUser, ConsoleAudit
+    last_login = (
+        select(a.username, func.max(a.at).label("last_login"))
+        .where(a.action == "login", a.outcome == "ok")
+        .group_by(a.username)
+        .subquery()
+    )
+    sessions = (
+        select(ConsoleSession.username, func.count().label("sessions"))
+        .where(ConsoleSession.expires_at > now)
+        .group_by(ConsoleSession.username)
+        .subquery()
+    )
+    stmt = (
+        select(
+            u.username,
+            u.display_name,
+            u.role,
+            u.county,
+            u.department,
+            u.active,
+            u.created_at,
+            last_login.c.last_login,
+            func.coalesce(sessions.c.sessions, 0).label("sessions"),
+        )
+        .join(last_login, last_login.c.username == u.username, isouter=True)
+        .join(sessions, sessions.c.username == u.username, isouter=True)
+        .order_by(u.role, u.username)
+    )
     with engine.connect() as conn:
         return read_frame(conn, stmt)
 

@@ -166,6 +166,15 @@ def main(argv: list[str] | None = None) -> int:
             admin = page_as("admin")
             shot(admin, "12_overview_city", "/overview")
             shot(admin, "13_audit_log", "/admin/audit")
+
+            # Five wrong passwords lock the user name; the administrator sees and lifts it.
+            for _ in range(5):
+                anonymous.goto(f"{base}/login")
+                anonymous.fill("input[name=username]", "wang_fang")
+                anonymous.fill("input[name=password]", "wrong-password")
+                anonymous.click("button:has-text('登录')")
+            shot(anonymous, "14_login_locked")
+            shot(admin, "15_admin_users", "/admin/users")
             browser.close()
     finally:
         server.should_exit = True

@@ -30,7 +30,11 @@ NAV = {
     "county_officer": [("/officer/list", "监测名单"), ("/overview", "风险概览")],
     "reviewer": [("/review", "匹配复核")],
     "department": [("/department", "数据报送")],
-    "admin": [("/overview", "风险概览"), ("/admin/audit", "审计日志")],
+    "admin": [
+        ("/overview", "风险概览"),
+        ("/admin/users", "用户管理"),
+        ("/admin/audit", "审计日志"),
+    ],
 }
 
 

@@ -7,8 +7,8 @@ import secrets
 from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse
 
-from crosscheck.console import audit, charts, queries
-from crosscheck.console.auth import Session, check_csrf, end_session, sign_in
+from crosscheck.console import audit, charts, queries, throttle
+from crosscheck.console.auth import Session, SignInRefused, check_csrf, end_session, sign_in
 from crosscheck.console.web import (
     HOME,
     LOGIN_CSRF_COOKIE,
@@ -38,6 +38,7 @@ def _login_page(request: Request, message: str = "", status: int = 200, username
         None,
         status=status,
         message=message,
+        failed=status >= 400,
         login_csrf=token,
         username=username,
     )
@@ -73,17 +74,33 @@ async def login(request: Request):
             detail="登录表单校验码不符",
         )
         return _login_page(request, "登录表单已失效，请重新输入", 403, username)
-    token = sign_in(c.engine, c.config, username, str(form.get("password", "")))
-    if token is None:
+    locked = throttle.lock_until(c.engine, c.config, username)
+    if locked is not None:
+        audit.record(
+            c.engine,
+            c.config,
+            "login",
+            username=username,
+            outcome="refused",
+            detail=f"登录已锁定（至 {locked:%Y-%m-%d %H:%M} UTC）",
+        )
+        return _login_page(request, _locked_message(c, locked), 429, username)
+    try:
+        token = sign_in(c.engine, c.config, username, str(form.get("password", "")))
+    except SignInRefused as exc:
         audit.record(
             c.engine,
             c.config,
             "login",
             username=username or None,
             outcome="refused",
-            detail="用户名或密码错误",
+            detail=exc.detail,
         )
-        return _login_page(request, "用户名或密码错误", 401, username)
+        if exc.detail == throttle.WRONG_PASSWORD:
+            locked = throttle.record_failure(c.engine, c.config, username)
+            if locked is not None:
+                return _login_page(request, _locked_message(c, locked), 429, username)
+        return _login_page(request, exc.message, exc.status, username)
     session = current_session_for(request, token)
     audit.record(c.engine, c.config, "login", user=session.user)
     response = RedirectResponse(HOME[session.user.role], status_code=303)
@@ -97,6 +114,14 @@ async def login(request: Request):
     )
     response.delete_cookie(LOGIN_CSRF_COOKIE, path="/login")
     return response
+
+
+def _locked_message(c, until) -> str:
+    local = c.config.local(until)
+    return (
+        f"该用户连续 {c.config.login_max_failures} 次密码错误，登录已锁定："
+        f"请于 {local:%Y-%m-%d %H:%M} 后再试，或请管理员解除锁定"
+    )
 
 
 def current_session_for(request: Request, token: str) -> Session:

@@ -20,10 +20,22 @@ reviewer = require("reviewer")
 ACTIONS = {"confirm": "confirmed", "reject": "rejected"}
 
 
+def _page_number(value) -> int:
+    """A page number from the query or form (anything else: the first page)."""
+    text = str(value or "")
+    return int(text) if text.isdigit() and 0 < len(text) < 7 and int(text) > 0 else 1
+
+
 @router.get("")
 def queue(request: Request, session: ReviewerSession):
     c = console(request)
-    items, total = queries.review_queue(c.engine)
+    size = queries.REVIEW_PAGE
+    page = _page_number(request.query_params.get("page"))
+    items, total = queries.review_queue(c.engine, size, (page - 1) * size)
+    pages = max(1, -(-total // size))
+    if page > pages:  # past the end (the queue shrank): the last page
+        page = pages
+        items, total = queries.review_queue(c.engine, size, (page - 1) * size)
     done = request.query_params.get("done", "")
     return render(
         request,
@@ -31,6 +43,9 @@ def queue(request: Request, session: ReviewerSession):
         session,
         items=items,
         total=total,
+        page=page,
+        pages=pages,
+        first=(page - 1) * size + 1,
         message={"confirmed": "已确认匹配", "rejected": "已否决匹配"}.get(done, ""),
     )
 
@@ -87,4 +102,5 @@ async def decide(request: Request, session: ReviewerSession):
         target=target,
         detail=f"{ACTIONS[action]} 候选 {person_key}",
     )
-    return RedirectResponse(f"/review?done={ACTIONS[action]}", status_code=303)
+    page = _page_number(form.get("page"))
+    return RedirectResponse(f"/review?page={page}&done={ACTIONS[action]}", status_code=303)
