@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import logging
+import os
 import sys
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -234,7 +235,8 @@ def _print_summary(summary) -> None:
             + (f"; {c['conflict']} county decisions to re-check" if c["conflict"] else "")
         )
     if summary.exports:
-        print(f"  reports   {Path(summary.exports[0]).parent}")
+        # The folder holding them all (county workbooks sit in sub-folders).
+        print(f"  reports   {os.path.commonpath([Path(p).parent for p in summary.exports])}")
     for line in summary.warnings:
         print(f"  warning   {line}")
     for line in summary.overdue:
