@@ -81,7 +81,6 @@ from warehouse.marts import (
 )
 from warehouse.models import (
     CountyRun,
-    DqCheckResult,
     HouseholdFlag,
     LoadAudit,
     MatchReview,
@@ -565,24 +564,20 @@ def up_to_date(engine: Engine, as_of: dt.date, rules: RuleSet, reports_dir: Path
 
 def unchanged_summary(engine: Engine, as_of: dt.date, reports_dir: Path) -> RunSummary:
     """What the last cross-check of the run date found, read back: a rerun with nothing new
-    reports the standing list without recomputing it."""
+    reports the standing list without recomputing it. The warehouse checks still run (set-
+    based counts): a warehouse changed behind the pipeline's back is reported, not trusted."""
     summary = RunSummary(as_of, unchanged=True)
     with engine.connect() as conn:
         recorded = json.loads(
             conn.execute(select(RunLog.summary).where(RunLog.as_of == as_of)).scalar()
         )
-        summary.warnings = [
-            f"{name} ({failing})"
-            for name, failing in conn.execute(
-                select(DqCheckResult.check_name, DqCheckResult.failing)
-                .where(
-                    DqCheckResult.as_of == as_of,
-                    DqCheckResult.severity == "warn",
-                    DqCheckResult.failing > 0,
-                )
-                .order_by(DqCheckResult.check_no)
-            )
-        ]
+    checks = [c for c in run_warehouse_checks(engine, as_of) if not c.passed]
+    summary.failures += [
+        f"warehouse check failed: {c.name} ({c.failing} rows)"
+        for c in checks
+        if c.severity == "error"
+    ]
+    summary.warnings += [f"{c.name} ({c.failing})" for c in checks if c.severity == "warn"]
     summary.counties = recorded.get("counties", {})
     summary.links, summary.grades, summary.households_flagged = _run_counts(engine, as_of)
     summary.overdue = overdue_sources(engine)
