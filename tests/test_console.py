@@ -7,7 +7,9 @@ are tested on a small hand-built warehouse on SQLite and real PostgreSQL.
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
+import hashlib
 import io
 import re
 import shutil
@@ -773,6 +775,12 @@ def test_a_department_sees_its_files_status_rejected_rows_and_feedback_only(env)
     assert f"收到 {mine.rows_in} 行：入库 {mine.rows_loaded}" in status
     feedback = c.get(f"/department/files/{mine.load_id}/feedback")
     assert feedback.status_code == 200 and mine.file_name in feedback.text
+    # The page keeps its own inline style (allowed by its hash), and nothing else inline.
+    style = re.search(r"<style>(.*?)</style>", feedback.text, flags=re.DOTALL).group(1)
+    digest = base64.b64encode(hashlib.sha256(style.encode()).digest()).decode()
+    policy = feedback.headers["content-security-policy"]
+    assert f"style-src 'self' 'sha256-{digest}'" in policy and "script-src 'none'" in policy
+    assert "sha256" not in c.get("/department").headers["content-security-policy"]
     for path in [
         f"/department/files/{other.load_id}",
         f"/department/files/{other.load_id}/feedback",

@@ -12,19 +12,15 @@ from fastapi.staticfiles import StaticFiles
 from crosscheck.console.auth import ConsoleError
 from crosscheck.console.config import ConsoleConfig
 from crosscheck.console.routes import admin, common, department, officer, reviewer
-from crosscheck.console.web import Console, NeedSignIn, current_session, render
+from crosscheck.console.web import CSP, Console, NeedSignIn, current_session, render
 from crosscheck.steps import open_warehouse
 
 __all__ = ["ConsoleConfig", "create_app"]
 
 STATIC = Path(__file__).resolve().parent / "static"
+
+
 # No script may run and nothing loads from elsewhere: the pages are plain HTML and SVG.
-_CSP = (
-    "default-src 'self'; script-src 'none'; object-src 'none'; base-uri 'none'; "
-    "form-action 'self'; frame-ancestors 'none'; img-src 'self' data:"
-)
-
-
 def create_app(config: ConsoleConfig) -> FastAPI:
     """The console over the warehouse at ``config.warehouse_url`` (deployed if SQLite)."""
     state = Console(open_warehouse(config.warehouse_url), config)
@@ -49,7 +45,8 @@ def create_app(config: ConsoleConfig) -> FastAPI:
     @app.middleware("http")
     async def security_headers(request: Request, call_next):
         response = await call_next(request)
-        response.headers["Content-Security-Policy"] = _CSP
+        # A route may widen it for its own page (csp_allowing_inline_styles), never drop it.
+        response.headers.setdefault("Content-Security-Policy", CSP)
         response.headers["X-Content-Type-Options"] = "nosniff"
         response.headers["Referrer-Policy"] = "same-origin"
         if not request.url.path.startswith("/static/"):

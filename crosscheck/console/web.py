@@ -3,6 +3,9 @@ CSRF-checked forms and rendering of the autoescaped templates."""
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import re
 from dataclasses import dataclass
 from functools import cache
 from typing import Annotated
@@ -16,7 +19,34 @@ from crosscheck.console import audit
 from crosscheck.console.auth import ConsoleError, NoSession, Session, check_csrf, open_session
 from crosscheck.console.config import ROLES, ConsoleConfig
 
-__all__ = ["SESSION_COOKIE", "Console", "NeedSignIn", "checked_form", "render", "require"]
+__all__ = [
+    "CSP",
+    "SESSION_COOKIE",
+    "Console",
+    "NeedSignIn",
+    "checked_form",
+    "csp_allowing_inline_styles",
+    "render",
+    "require",
+]
+
+# No script at all, nothing from elsewhere; pages style themselves from /static only.
+CSP = (
+    "default-src 'self'; script-src 'none'; object-src 'none'; base-uri 'none'; "
+    "form-action 'self'; frame-ancestors 'none'; img-src 'self' data:"
+)
+
+
+def csp_allowing_inline_styles(html: str) -> str:
+    """``CSP`` plus the hashes of the page's own ``<style>`` blocks: a self-contained page
+    (a department's feedback page, also sent as a file) keeps its look, and nothing else
+    inline is allowed."""
+    hashes = [
+        "'sha256-" + base64.b64encode(hashlib.sha256(block.encode()).digest()).decode() + "'"
+        for block in re.findall(r"<style>(.*?)</style>", html, flags=re.DOTALL)
+    ]
+    return CSP + ("; style-src 'self' " + " ".join(hashes) if hashes else "")
+
 
 SESSION_COOKIE = "cc_session"
 LOGIN_CSRF_COOKIE = "cc_login_csrf"

@@ -15,7 +15,14 @@ from connectors.spec import SourceSpec, load_specs
 from crosscheck.console import audit, queries
 from crosscheck.console.auth import ConsoleError, Session
 from crosscheck.console.landing import clean_file_name, write_landed
-from crosscheck.console.web import DepartmentSession, checked_form, console, render, require
+from crosscheck.console.web import (
+    DepartmentSession,
+    checked_form,
+    console,
+    csp_allowing_inline_styles,
+    render,
+    require,
+)
 from validation import feedback
 
 router = APIRouter(prefix="/department")
@@ -210,4 +217,5 @@ def feedback_page(request: Request, load_id: int, session: DepartmentSession):
         feedback.rejected_rows(queries.rejected_of(c.engine, load_id)),
         feedback.warning_rows(queries.staged_warnings(c.engine, load.source_id, load_id)),
     )
-    return HTMLResponse(html)
+    # The pack's page as the department also gets it as a file: its own inline style kept.
+    return HTMLResponse(html, headers={"Content-Security-Policy": csp_allowing_inline_styles(html)})
