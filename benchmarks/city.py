@@ -34,6 +34,8 @@ import sys
 import tempfile
 import time
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from sqlalchemy import create_engine, text
@@ -79,16 +81,28 @@ def _text_rows(path: Path) -> tuple[int, io.StringIO, int]:
     return width, io.StringIO(out.getvalue().replace("\x00", "")), len(rows) - 1
 
 
-def io_floor(landing: Path, pg_admin: str) -> dict:
-    """Read every file as text and COPY it raw into an unindexed table (one per file)."""
+@contextmanager
+def scratch_database(pg_admin: str) -> Iterator[str]:
+    """A new PostgreSQL database for the block (its URL), dropped afterwards."""
     admin = create_engine(pg_admin, isolation_level="AUTOCOMMIT")
-    name = f"crosscheck_floor_{uuid.uuid4().hex[:10]}"
+    name = f"crosscheck_city_{uuid.uuid4().hex[:10]}"
     with admin.connect() as conn:
         conn.execute(text(f'CREATE DATABASE "{name}"'))
-    engine = create_engine(pg_admin.rsplit("/", 1)[0] + f"/{name}")
-    files = sorted(p for p in landing.rglob("*") if p.is_file() and not p.name.startswith("."))
-    started, rows, size = time.perf_counter(), 0, 0
     try:
+        yield pg_admin.rsplit("/", 1)[0] + f"/{name}"
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+def io_floor(landing: Path, pg_admin: str) -> dict:
+    """Read every file as text and COPY it raw into an unindexed table (one per file)."""
+    files = sorted(p for p in landing.rglob("*") if p.is_file() and not p.name.startswith("."))
+    rows = size = 0
+    with scratch_database(pg_admin) as url:
+        engine = create_engine(url)
+        started = time.perf_counter()
         for i, path in enumerate(files):
             width, body, n = _text_rows(path)
             rows, size = rows + n, size + path.stat().st_size
@@ -100,11 +114,7 @@ def io_floor(landing: Path, pg_admin: str) -> dict:
                     while chunk := body.read(1 << 20):
                         copy.write(chunk)
         seconds = time.perf_counter() - started
-    finally:
         engine.dispose()
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
     return {"files": len(files), "rows": rows, "mib": round(size / 2**20, 1), "s": seconds}
 
 
@@ -186,20 +196,6 @@ def _pipeline(url: str, landing: Path, drop: Path, reports: Path, env: dict) -> 
     return out
 
 
-def _new_database(pg_admin: str) -> tuple[str, callable]:
-    admin = create_engine(pg_admin, isolation_level="AUTOCOMMIT")
-    name = f"crosscheck_city_{uuid.uuid4().hex[:10]}"
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-
-    def drop() -> None:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
-
-    return pg_admin.rsplit("/", 1)[0] + f"/{name}", drop
-
-
 def bench(households: int, sqlite_households: int, seed: int, pg_admin: str, work: Path):
     env = {
         **os.environ,
@@ -238,13 +234,10 @@ def bench(households: int, sqlite_households: int, seed: int, pg_admin: str, wor
         result["sqlite"] = _pipeline(sqlite_url, landing, drop, city / "reports_sqlite", env)
     landing = city / "landing_pg"
     shutil.copytree(city / "month1", landing)
-    url, drop_db = _new_database(pg_admin)
-    try:
+    with scratch_database(pg_admin) as url:
         result["postgresql"] = _pipeline(url, landing, drop, city / "reports_pg", env)
         if "sqlite" in result:
             result["backends_differ"] = compare_backends(sqlite_url, url)
-    finally:
-        drop_db()
     return result, city
 
 

@@ -51,7 +51,12 @@ from validation.reasons import reason_text
 from validation.suites import RowFailure, validate_batch
 from warehouse import migrate
 from warehouse.cases import build_cases, case_counts
-from warehouse.checks import county_list_checks, lineage_checks, run_warehouse_checks
+from warehouse.checks import (
+    CheckResult,
+    county_list_checks,
+    lineage_checks,
+    run_warehouse_checks,
+)
 from warehouse.db import (
     WarehouseError,
     check_writable,
@@ -89,7 +94,7 @@ from warehouse.models import (
     SourceHealth,
     staging_table,
 )
-from warehouse.partition import counties
+from warehouse.partition import counties as county_names  # the per-county partitions
 from warehouse.reports import write_data_docs, write_feedback_packs
 from warehouse.rules import DEFAULT_RULES, RuleSet, load_rule_set, run_rules
 
@@ -532,32 +537,34 @@ def review_decisions(engine: Engine) -> str:
     return digest.hexdigest()
 
 
-def cross_check_due(engine: Engine, as_of: dt.date, rules: RuleSet | None = None) -> bool:
-    """Whether the warehouse changed since the last cross-check of this run date (or none
-    ran): a file claimed, a match review decided, or (given ``rules``) another rule set."""
+def _recorded_run(engine: Engine, as_of: dt.date) -> tuple[dict, str] | None:
+    """The last cross-check of the run date as ``run_log`` keeps it: (summary, rules hash)."""
     with engine.connect() as conn:
         row = conn.execute(
             select(RunLog.summary, RunLog.rules_sha256).where(RunLog.as_of == as_of)
         ).first()
-    if row is None:
+    return None if row is None else (json.loads(row.summary), row.rules_sha256)
+
+
+def cross_check_due(engine: Engine, as_of: dt.date, rules: RuleSet | None = None) -> bool:
+    """Whether the warehouse changed since the last cross-check of this run date (or none
+    ran): a file claimed, a match review decided, or (given ``rules``) another rule set."""
+    if (recorded := _recorded_run(engine, as_of)) is None:
         return True
-    recorded = json.loads(row.summary)
+    summary, rules_sha256 = recorded
     return (
-        last_load_id(engine) > recorded.get("last_load_id", -1)
-        or review_decisions(engine) != recorded.get("reviews")
-        or (rules is not None and rules.sha256 != row.rules_sha256)
+        last_load_id(engine) > summary.get("last_load_id", -1)
+        or review_decisions(engine) != summary.get("reviews")
+        or (rules is not None and rules.sha256 != rules_sha256)
     )
 
 
 def up_to_date(engine: Engine, as_of: dt.date, rules: RuleSet, reports_dir: Path) -> bool:
     """Whether a cross-check now would change nothing: the last one of this run date saw the
     same files, reviews and rules, succeeded, and its exports are in ``reports_dir``."""
-    if cross_check_due(engine, as_of, rules):
-        return False
-    with engine.connect() as conn:
-        summary = conn.execute(select(RunLog.summary).where(RunLog.as_of == as_of)).scalar()
     return (
-        bool(json.loads(summary).get("ok"))
+        not cross_check_due(engine, as_of, rules)
+        and bool(_recorded_run(engine, as_of)[0].get("ok"))
         and (reports_dir / f"monitoring_list_{as_of:%Y%m%d}.csv").exists()
     )
 
@@ -567,17 +574,8 @@ def unchanged_summary(engine: Engine, as_of: dt.date, reports_dir: Path) -> RunS
     reports the standing list without recomputing it. The warehouse checks still run (set-
     based counts): a warehouse changed behind the pipeline's back is reported, not trusted."""
     summary = RunSummary(as_of, unchanged=True)
-    with engine.connect() as conn:
-        recorded = json.loads(
-            conn.execute(select(RunLog.summary).where(RunLog.as_of == as_of)).scalar()
-        )
-    checks = [c for c in run_warehouse_checks(engine, as_of) if not c.passed]
-    summary.failures += [
-        f"warehouse check failed: {c.name} ({c.failing} rows)"
-        for c in checks
-        if c.severity == "error"
-    ]
-    summary.warnings += [f"{c.name} ({c.failing})" for c in checks if c.severity == "warn"]
+    recorded, _ = _recorded_run(engine, as_of)
+    summary.failures, summary.warnings = _check_lines(run_warehouse_checks(engine, as_of))
     summary.counties = recorded.get("counties", {})
     summary.links, summary.grades, summary.households_flagged = _run_counts(engine, as_of)
     summary.overdue = overdue_sources(engine)
@@ -605,7 +603,8 @@ def cross_check(
     unless ``retrain_linkage``; the rule set is ``rules_file`` (default:
     ``warehouse/rules/default.yaml``).
     """
-    failures, county_files = link_city(engine, as_of, progress, retrain_linkage), []
+    failures = link_city(engine, as_of, progress, retrain_linkage)
+    county_files: list[str] = []
     if not failures:
         for county in county_names(engine):
             try:
@@ -642,17 +641,11 @@ def link_city(
             # The date's cross-check is being redone: until ``publish`` records it, it is
             # due, so a crash in between is healed by the next run, never taken as done.
             conn.execute(delete(RunLog).where(RunLog.as_of == as_of))
-        failed = [c for c in lineage_checks(engine) if not c.passed]
-    return [f"warehouse check failed: {c.name} ({c.failing} rows)" for c in failed]
+        return _check_lines(lineage_checks(engine))[0]
 
 
 class CountyFailed(RuntimeError):
     """A county's list failed a check: not exported, the other counties go on."""
-
-
-def county_names(engine: Engine) -> list[str]:
-    """The counties of the register: the partitions of the per-county stage."""
-    return counties(engine)
 
 
 def check_county(
@@ -687,9 +680,7 @@ def check_county(
         step("crosscheck", f"{county}: exports")
         reports_dir.mkdir(parents=True, exist_ok=True)
         files = write_county_export(engine, as_of, reports_dir, county)
-        outcome = {
-            "as_of": as_of,
-            "county": county,
+        counts = {
             "households_flagged": len(flags),
             "households_listed": listed,
             "files_written": len(files),
@@ -700,10 +691,14 @@ def check_county(
             )
             conn.execute(
                 insert(CountyRun).values(
-                    **outcome, finished_at=dt.datetime.now(dt.UTC).replace(tzinfo=None)
+                    as_of=as_of,
+                    county=county,
+                    **counts,
+                    finished_at=dt.datetime.now(dt.UTC).replace(tzinfo=None),  # audit metadata
                 )
             )
-    return {**outcome, "as_of": as_of.isoformat(), "files": [str(p) for p in files]}
+    files = [str(p) for p in files]
+    return {"as_of": as_of.isoformat(), "county": county, **counts, "files": files}
 
 
 def publish(
@@ -741,10 +736,9 @@ def publish(
         log.info("operational marts: %s", build_operational_marts(engine, as_of))
         if not missing:  # history keeps what every county's list said on the date
             log.info("history: %s", record_history(engine, as_of))
-        checks = [c for c in run_warehouse_checks(engine, as_of) if not c.passed]
-        failed = [c for c in checks if c.severity == "error"]
-        summary.failures += [f"warehouse check failed: {c.name} ({c.failing} rows)" for c in failed]
-        summary.warnings += [f"{c.name} ({c.failing})" for c in checks if c.severity == "warn"]
+        failed, warned = _check_lines(run_warehouse_checks(engine, as_of))
+        summary.failures += failed
+        summary.warnings += warned
         summary.links, summary.grades, summary.households_flagged = _run_counts(engine, as_of)
         summary.overdue = overdue_sources(engine)
         summary.cases = case_counts(engine, as_of)
@@ -753,6 +747,19 @@ def publish(
             summary.exports = write_exports(engine, as_of, reports_dir, city=not missing)
         record_run(engine, summary, rules)
     return summary
+
+
+def _check_lines(checks: list[CheckResult]) -> tuple[list[str], list[str]]:
+    """The failed checks as the run summary says them: (failures, warnings)."""
+    failed = [c for c in checks if not c.passed]
+    return (
+        [
+            f"warehouse check failed: {c.name} ({c.failing} rows)"
+            for c in failed
+            if c.severity == "error"
+        ],
+        [f"{c.name} ({c.failing})" for c in failed if c.severity == "warn"],
+    )
 
 
 def _run_counts(

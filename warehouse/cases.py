@@ -24,7 +24,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import Engine, and_, delete, select
+from sqlalchemy import Engine, and_, case, delete, select
 
 from connectors.spec import load_specs
 from warehouse.db import bulk_insert, read_frame
@@ -37,7 +37,7 @@ from warehouse.models import (
     RiskSignal,
     staging_table,
 )
-from warehouse.partition import county_households, in_county
+from warehouse.partition import in_county
 from warehouse.rules import RuleInputs, RuleSet
 from warehouse.rules.inputs import _age, _income, _living, _working_age
 
@@ -425,22 +425,34 @@ def _join_reasons(reasons: list[tuple[pd.Series, str]], index: pd.Index) -> pd.S
     return joined.where(joined.ne(""))
 
 
-def _decisions(engine: Engine) -> pd.DataFrame:
-    """Every staged county decision, with the household its head was linked to (if any)."""
+def _decisions(engine: Engine, county: str | None = None) -> pd.DataFrame:
+    """Every staged county decision with its household (of one ``county``, if given).
+
+    The 户号 the county was given is the key; the head's link only fills an unknown one."""
     stg = staging_table(load_specs()[DECISIONS_SOURCE])
-    stmt = select(
-        stg.c.hukou_no,
-        stg.c.decision,
-        stg.c.decided_on,
-        stg.c.object_type,
-        stg.c.risk_types,
-        stg.c.measures,
-        stg.c.load_id,
-        stg.c.row_number,
-        RecordLink.household_no,
-    ).outerjoin(
-        RecordLink,
-        and_(RecordLink.source_id == DECISIONS_SOURCE, RecordLink.record_key == stg.c.record_key),
+    household = case(
+        (stg.c.hukou_no.in_(select(DimHousehold.household_no)), stg.c.hukou_no),
+        else_=RecordLink.household_no,
+    )
+    stmt = (
+        select(
+            stg.c.hukou_no,
+            stg.c.decision,
+            stg.c.decided_on,
+            stg.c.object_type,
+            stg.c.risk_types,
+            stg.c.measures,
+            stg.c.load_id,
+            stg.c.row_number,
+            household.label("household_no"),
+        )
+        .outerjoin(
+            RecordLink,
+            and_(
+                RecordLink.source_id == DECISIONS_SOURCE, RecordLink.record_key == stg.c.record_key
+            ),
+        )
+        .where(in_county(household, county))
     )
     # Every read in a fixed order: results must not depend on the order rows come back in.
     stmt = stmt.order_by(stg.c.decided_on, stg.c.record_key)
@@ -486,21 +498,7 @@ def read_case_inputs(
             .where(in_county(DimPerson.household_no, county))
             .order_by(DimPerson.person_key),
         )
-        households = set(
-            conn.execute(
-                select(DimHousehold.household_no) if county is None else county_households(county)
-            ).scalars()
-        )
-    decisions = _decisions(engine)
-    # The 户号 the county was given is the key; the head's link only fills an unknown one.
-    with engine.connect() as conn:
-        registered = set(conn.execute(select(DimHousehold.household_no)).scalars())
-    known = decisions["hukou_no"].isin(registered)
-    decisions = decisions.assign(
-        household_no=decisions["hukou_no"].where(known, decisions["household_no"])
-    )
-    if county is not None:  # the county's decisions: those about its households
-        decisions = decisions[decisions["household_no"].isin(households)]
+    decisions = _decisions(engine, county)
     return CaseInputs(
         flags=flags,
         signals=signals,

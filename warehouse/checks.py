@@ -31,8 +31,26 @@ class CheckResult:
         return self.failing == 0
 
 
+def _list_checks(scope: str = "1 = 1") -> list[tuple[str, str]]:
+    """(what, SQL) of the list's error checks, over the list rows ``m`` in ``scope``."""
+    return [
+        (
+            "every household known",
+            f"SELECT COUNT(*) FROM mart_monitoring_list m WHERE {scope} AND NOT EXISTS "
+            "(SELECT 1 FROM dim_household h WHERE h.household_no = m.household_no)",
+        ),
+        (
+            "every household has a case of the run",
+            f"SELECT COUNT(*) FROM mart_monitoring_list m WHERE {scope} AND NOT EXISTS "
+            "(SELECT 1 FROM household_case c WHERE c.household_no = m.household_no "
+            "AND c.as_of = m.as_of AND c.on_list)",
+        ),
+    ]
+
+
 def _checks() -> list[tuple[str, str, str]]:
     """(name, severity, SQL counting offending rows)."""
+    known, with_case = _list_checks()
     checks = [
         (
             "load_audit: rows_in = loaded + quarantined + duplicate",
@@ -63,24 +81,13 @@ def _checks() -> list[tuple[str, str, str]]:
             "SELECT COUNT(*) FROM record_link l WHERE l.household_no IS NOT NULL AND NOT EXISTS "
             "(SELECT 1 FROM dim_household h WHERE h.household_no = l.household_no)",
         ),
-        (
-            "mart_monitoring_list: every household known",
-            "error",
-            "SELECT COUNT(*) FROM mart_monitoring_list m WHERE NOT EXISTS "
-            "(SELECT 1 FROM dim_household h WHERE h.household_no = m.household_no)",
-        ),
+        (f"mart_monitoring_list: {known[0]}", "error", known[1]),
         (
             "mart_monitoring_list: non-empty",
             "warn",
             "SELECT CASE WHEN EXISTS (SELECT 1 FROM mart_monitoring_list) THEN 0 ELSE 1 END",
         ),
-        (
-            "mart_monitoring_list: every household has a case of the run",
-            "error",
-            "SELECT COUNT(*) FROM mart_monitoring_list m WHERE NOT EXISTS "
-            "(SELECT 1 FROM household_case c WHERE c.household_no = m.household_no "
-            "AND c.as_of = m.as_of AND c.on_list)",
-        ),
+        (f"mart_monitoring_list: {with_case[0]}", "error", with_case[1]),
         (
             "stg_county_decisions: every decision names a household of the register",
             "warn",
@@ -130,28 +137,16 @@ def county_list_checks(engine: Engine, as_of: dt.date, county: str) -> list[Chec
     (the city's checks, all of them, are stored by ``run_warehouse_checks`` after)."""
     mine = "m.county IS NULL" if county == UNKNOWN_COUNTY else "m.county = :county"
     checks = [
+        *_list_checks(mine),
         (
-            f"mart_monitoring_list ({county}): every household known",
-            "SELECT COUNT(*) FROM mart_monitoring_list m WHERE "
-            + mine
-            + " AND NOT EXISTS (SELECT 1 FROM dim_household h "
-            "WHERE h.household_no = m.household_no)",
-        ),
-        (
-            f"mart_monitoring_list ({county}): every household has a case of the run",
-            "SELECT COUNT(*) FROM mart_monitoring_list m WHERE "
-            + mine
-            + " AND NOT EXISTS (SELECT 1 FROM household_case c WHERE "
-            "c.household_no = m.household_no AND c.as_of = m.as_of AND c.on_list)",
-        ),
-        (
-            f"mart_monitoring_list ({county}): every row of the run date",
-            "SELECT COUNT(*) FROM mart_monitoring_list m WHERE " + mine + " AND m.as_of <> :as_of",
+            "every row of the run date",
+            f"SELECT COUNT(*) FROM mart_monitoring_list m WHERE {mine} AND m.as_of <> :as_of",
         ),
     ]
     results = []
     with engine.connect() as conn:
-        for name, sql in checks:
+        for what, sql in checks:
+            name = f"mart_monitoring_list ({county}): {what}"
             stmt = text(sql)
             if ":as_of" in sql:
                 stmt = stmt.bindparams(bindparam("as_of", as_of, type_=Date))

@@ -35,7 +35,6 @@ from warehouse.models import (
     HouseholdCase,
     HouseholdFlag,
 )
-from warehouse.partition import UNKNOWN_COUNTY
 from warehouse.rules import RuleSet, load_rule_set
 
 __all__ = [
@@ -46,7 +45,6 @@ __all__ = [
     "chinese_list",
     "write_city_exports",
     "write_county_export",
-    "write_county_exports",
     "write_national_export",
 ]
 
@@ -246,30 +244,16 @@ def _changes(engine: Engine, as_of: dt.date) -> pd.DataFrame:
     return out.sort_values(["county", "township", "village", "household_no"])
 
 
-def write_county_exports(engine: Engine, as_of: dt.date, reports_dir: Path) -> list[Path]:
-    """Every county's exports, then the city's: what a whole-city run writes."""
-    counties = sorted(set(read_monitoring_list(engine)["county"].fillna(UNKNOWN_COUNTY)))
-    written: list[Path] = []
-    for county in counties:
-        written += write_county_export(engine, as_of, reports_dir, county)
-    return written + write_city_exports(engine, as_of, reports_dir)
-
-
 def write_county_export(
     engine: Engine, as_of: dt.date, reports_dir: Path, county: str
 ) -> list[Path]:
     """One county's workbook (the list with its evidence sheet) and its villages' posting
     lists: all a county officer acts on, written by the county's own step."""
-    rules = load_rule_set()
-    mart = read_monitoring_list(engine)
-    mart = mart[mart["county"].fillna(UNKNOWN_COUNTY).eq(county)]
+    mart = read_monitoring_list(engine, county)
     written: list[Path] = []
     if len(mart):
-        listing = chinese_list(mart, rules)
-        evidence = read_monitoring_evidence(engine)
-        evidence = chinese_evidence(
-            evidence[evidence["county"].fillna(UNKNOWN_COUNTY).eq(county).to_numpy()]
-        )
+        listing = chinese_list(mart, load_rule_set())
+        evidence = chinese_evidence(read_monitoring_evidence(engine, county))
         path = reports_dir / "counties" / _safe(county) / f"monitoring_list_{as_of:%Y%m%d}.xlsx"
         _write_county_xlsx(listing, evidence, path)
         written.append(path)

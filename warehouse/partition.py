@@ -24,13 +24,16 @@ def counties(engine: Engine) -> list[str]:
     return sorted({name or UNKNOWN_COUNTY for name in names})
 
 
-def is_county(column: ColumnElement, county: str) -> ColumnElement[bool]:
-    """``column`` (a county name) is ``county``; NULL for the unknown county."""
+def is_county(column: ColumnElement, county: str | None) -> ColumnElement[bool]:
+    """``column`` (a county name) is ``county``; NULL for the unknown county; ``None``: any
+    (the whole city)."""
+    if county is None:
+        return true()
     return column.is_(None) if county == UNKNOWN_COUNTY else column == county
 
 
-def county_households(county: str) -> Select:
-    """The household numbers of a county, as a subquery to filter by."""
+def county_households(county: str | None) -> Select:
+    """The household numbers of a county (``None``: the city's), as a subquery to filter by."""
     return select(DimHousehold.household_no).where(is_county(DimHousehold.county, county))
 
 

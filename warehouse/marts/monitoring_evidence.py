@@ -13,7 +13,7 @@ from __future__ import annotations
 import datetime as dt
 
 import pandas as pd
-from sqlalchemy import Engine, delete, select, true
+from sqlalchemy import Engine, delete, select
 
 from connectors.spec import load_specs
 from privacy import redact_ids
@@ -64,7 +64,7 @@ def build_monitoring_evidence(engine: Engine, as_of: dt.date, county: str | None
                 MonitoringList.township,
                 MonitoringList.village,
                 MonitoringList.head_name,
-            ).where(true() if county is None else is_county(MonitoringList.county, county)),
+            ).where(is_county(MonitoringList.county, county)),
         )
         signals = read_frame(
             conn,
@@ -109,20 +109,19 @@ def build_monitoring_evidence(engine: Engine, as_of: dt.date, county: str | None
         ["household_no", "signal_no"]
     )
     with engine.begin() as conn:
-        conn.execute(
-            delete(MonitoringEvidence).where(
-                true() if county is None else is_county(MonitoringEvidence.county, county)
-            )
-        )
+        conn.execute(delete(MonitoringEvidence).where(is_county(MonitoringEvidence.county, county)))
         bulk_insert(conn, MonitoringEvidence.__table__, evidence)
     return len(evidence)
 
 
-def read_monitoring_evidence(engine: Engine) -> pd.DataFrame:
+def read_monitoring_evidence(engine: Engine, county: str | None = None) -> pd.DataFrame:
+    """The evidence of the listed households (the city's, or one ``county``'s)."""
     with engine.connect() as conn:
         return read_frame(
             conn,
-            select(MonitoringEvidence).order_by(
+            select(MonitoringEvidence)
+            .where(is_county(MonitoringEvidence.county, county))
+            .order_by(
                 MonitoringEvidence.county,
                 MonitoringEvidence.household_no,
                 MonitoringEvidence.signal_no,

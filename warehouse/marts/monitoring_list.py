@@ -19,7 +19,7 @@ from __future__ import annotations
 import datetime as dt
 
 import pandas as pd
-from sqlalchemy import Engine, delete, func, select, true
+from sqlalchemy import Engine, delete, func, select
 
 from warehouse.db import bulk_insert, read_frame
 from warehouse.marts.monitoring_evidence import build_monitoring_evidence
@@ -107,11 +107,7 @@ def build_monitoring_list(engine: Engine, as_of: dt.date, county: str | None = N
     mart["as_of"] = as_of
     mart = mart[[c.name for c in MonitoringList.__table__.c]].sort_values("household_no")
     with engine.begin() as conn:
-        conn.execute(
-            delete(MonitoringList).where(
-                true() if county is None else is_county(MonitoringList.county, county)
-            )
-        )
+        conn.execute(delete(MonitoringList).where(is_county(MonitoringList.county, county)))
         bulk_insert(conn, MonitoringList.__table__, mart)
     build_monitoring_evidence(engine, as_of, county)
     if county is None:
@@ -131,11 +127,14 @@ def build_deidentified_list(engine: Engine) -> int:
     return len(public)
 
 
-def read_monitoring_list(engine: Engine) -> pd.DataFrame:
+def read_monitoring_list(engine: Engine, county: str | None = None) -> pd.DataFrame:
+    """The list (the city's, or one ``county``'s), by place and household."""
     with engine.connect() as conn:
         return read_frame(
             conn,
-            select(MonitoringList).order_by(
+            select(MonitoringList)
+            .where(is_county(MonitoringList.county, county))
+            .order_by(
                 MonitoringList.county,
                 MonitoringList.township,
                 MonitoringList.village,

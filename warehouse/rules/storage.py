@@ -7,10 +7,10 @@ from __future__ import annotations
 import datetime as dt
 
 import pandas as pd
-from sqlalchemy import Engine, delete, select
+from sqlalchemy import Engine, delete
 
 from warehouse.db import bulk_insert, read_frame
-from warehouse.models import DimHousehold, HouseholdFlag, RiskSignal
+from warehouse.models import HouseholdFlag, RiskSignal
 from warehouse.partition import county_households, in_county
 from warehouse.rules.config import RuleSet, load_rule_set
 from warehouse.rules.grading import compute_signals, flag_households
@@ -28,7 +28,7 @@ def run_rules(
     inputs = RuleInputs(engine, county=county)
     signals = compute_signals(inputs, rules, as_of)
     flags = flag_households(signals, rules, inputs, as_of)
-    households = select(DimHousehold.household_no) if county is None else county_households(county)
+    households = county_households(county)
     with engine.connect() as conn:
         known = set(read_frame(conn, households)["household_no"])
     flags = flags[flags["household_no"].isin(known)]
