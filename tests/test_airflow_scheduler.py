@@ -65,15 +65,16 @@ def test_a_landing_wave_under_the_scheduler_gives_one_green_cross_check(
     named = sorted(s[3] for s in finished if s[0] == "check_county")
     assert [n.split(":")[0] for n in named] == ["分宜县", "渝水区"], named
 
-    # Both workers ran loads and counties.
+    # Both workers ran loads; each county ran once, as its own Celery task. Which worker
+    # takes which county is Celery's choice: a worker that finishes one county before the
+    # other is queued may take both (seen in CI), so the placement is not asserted.
     ran = cluster.worker_tasks()
     loads = {w: [t for t in tasks if t[0] == "load_source"] for w, tasks in ran.items()}
     assert set(loads) == {"worker-1", "worker-2"}
     assert all(loads.values()), loads
     assert sum(len(v) for v in loads.values()) == sources
-    counties = {w: [t for t in tasks if t[0] == "check_county"] for w, tasks in ran.items()}
-    assert sum(len(v) for v in counties.values()) == 2
-    assert all(counties.values()), counties  # one county on each worker
+    counties = sorted(t for tasks in ran.values() for t in tasks if t[0] == "check_county")
+    assert counties == [("check_county", 0), ("check_county", 1)], ran
 
     # The warehouse is the CLI's, for the same landing and the run date Airflow used.
     from sqlalchemy import create_engine, text
