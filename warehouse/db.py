@@ -8,6 +8,7 @@ pass columns already named and typed for the target table.
 
 from __future__ import annotations
 
+import csv
 import datetime as dt
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -15,6 +16,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
+import pyarrow as pa
+import pyarrow.csv as pa_csv
 from sqlalchemy import Column, Engine, MetaData, Table, create_engine, event, inspect, text
 from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.exc import ArgumentError, OperationalError, SQLAlchemyError
@@ -139,20 +142,39 @@ def ensure_schema(bind: Engine | Connection) -> None:
 _COPY_CHUNK = 50_000  # rows per CSV chunk sent to COPY
 
 
+def _csv_chunk(chunk: pd.DataFrame) -> bytes | str:
+    """One chunk as PostgreSQL CSV: NULL unquoted empty, an empty string quoted ("").
+
+    Arrow's C++ writer is about 10x faster than ``DataFrame.to_csv`` (a Python loop per
+    row; 19 s of a 20k-household first run went there) and writes exactly COPY's CSV:
+    every string quoted, nulls as nothing. A column Arrow cannot type (mixed Python
+    objects) falls back to pandas, with the same conventions.
+    """
+    try:
+        table = pa.Table.from_pandas(chunk, preserve_index=False)
+    except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError):
+        quoted = chunk.astype(object).where(chunk.notna(), None)
+        return quoted.to_csv(
+            index=False,
+            header=False,
+            na_rep="",
+            quoting=csv.QUOTE_NONNUMERIC,
+            date_format="%Y-%m-%d %H:%M:%S",
+        )
+    sink = pa.BufferOutputStream()
+    pa_csv.write_csv(table, sink, pa_csv.WriteOptions(include_header=False, quoting_style="needed"))
+    return sink.getvalue().to_pybytes()
+
+
 def _copy_postgres(conn: Connection, table_name: str, frame: pd.DataFrame) -> None:
     cols = ", ".join(f'"{c}"' for c in frame.columns)
-    sql = f"COPY \"{table_name}\" ({cols}) FROM STDIN WITH (FORMAT csv, NULL '\\N')"
+    sql = f'COPY "{table_name}" ({cols}) FROM STDIN WITH (FORMAT csv)'
     cursor = conn.connection.driver_connection.cursor()
     with cursor.copy(sql) as copy:
         # In chunks: the server parses one while we format the next (15% faster for 350k
         # rows than one big buffer), and memory stays bounded.
         for start in range(0, len(frame), _COPY_CHUNK):
-            chunk = frame.iloc[start : start + _COPY_CHUNK]
-            copy.write(
-                chunk.to_csv(
-                    index=False, header=False, na_rep="\\N", date_format="%Y-%m-%d %H:%M:%S"
-                )
-            )
+            copy.write(_csv_chunk(frame.iloc[start : start + _COPY_CHUNK]))
 
 
 def _sqlite_rows(frame: pd.DataFrame, table: Table) -> list[tuple]:
