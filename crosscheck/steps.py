@@ -594,6 +594,8 @@ def cross_check(
     progress: Progress | None = None,
     retrain_linkage: bool = False,
     rules_file: Path | None = None,
+    *,
+    full: bool = False,
 ) -> RunSummary:
     """Dimensions, links, then every county, then the city's close, for one run date.
 
@@ -601,9 +603,9 @@ def cross_check(
     other: ``link_city``, ``check_county`` per county, ``publish``. A county that fails is
     reported and the others' lists stand. Linkage models are reused from ``match_model``
     unless ``retrain_linkage``; the rule set is ``rules_file`` (default:
-    ``warehouse/rules/default.yaml``).
+    ``warehouse/rules/default.yaml``). ``full`` links every source again, changed or not.
     """
-    failures = link_city(engine, as_of, progress, retrain_linkage)
+    failures = link_city(engine, as_of, progress, retrain_linkage, full=full)
     county_files: list[str] = []
     if not failures:
         for county in county_names(engine):
@@ -623,10 +625,15 @@ def link_city(
     as_of: dt.date,
     progress: Progress | None = None,
     retrain_linkage: bool = False,
+    *,
+    full: bool = False,
 ) -> list[str]:
     """The city-wide stage: dimensions from the register, every record linked (exact IDs
     city-wide, the rest within blocks of the register), then the checks every county's
     list depends on. Returns their failures (empty: the counties may go on).
+
+    Sources whose linking inputs did not change keep their links (``link_all``); ``full``
+    links every source again.
 
     Holds the warehouse's run lock exclusively: no file loads meanwhile.
     """
@@ -635,7 +642,12 @@ def link_city(
         step("crosscheck", "dimensions")
         build_dimensions(engine)
         step("crosscheck", "linking")
-        link_all(engine, retrain=retrain_linkage)
+        outcome = list(link_all(engine, retrain=retrain_linkage, full=full).values())
+        step(
+            "crosscheck",
+            f"linking: {outcome.count('linked')} sources linked, "
+            f"{outcome.count('unchanged')} unchanged kept their links",
+        )
         with engine.begin() as conn:  # every county is to be redone on these links
             conn.execute(delete(CountyRun).where(CountyRun.as_of == as_of))
             # The date's cross-check is being redone: until ``publish`` records it, it is
@@ -941,7 +953,7 @@ def _run_locked(
         summary = unchanged_summary(engine, as_of, reports_dir)
     else:
         summary = cross_check(
-            engine, as_of, reports_dir, progress, retrain_linkage, rules_file=rules_file
+            engine, as_of, reports_dir, progress, retrain_linkage, rules_file=rules_file, full=full
         )
     summary.loads = loads
     summary.skipped = skipped

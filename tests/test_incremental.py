@@ -15,7 +15,7 @@ from connectors.spec import load_specs
 from crosscheck.steps import cross_check_due, open_warehouse, run, up_to_date
 from tests.conftest import AS_OF
 from tests.warehouse_tables import differences, warehouse_tables
-from warehouse.models import MatchReview, RecordLink, RunLog
+from warehouse.models import LinkState, MatchReview, RecordLink, RunLog
 from warehouse.rules import load_rule_set
 
 RUN_DATE = dt.date.fromisoformat(AS_OF)
@@ -137,3 +137,103 @@ def test_a_scan_reads_only_files_it_does_not_know(tmp_path):
     os.utime(old, ns=(st.st_atime_ns, st.st_mtime_ns + 1_000_000_000))
     files, _ = scan_source(tmp_path, SPEC, None, known=known)
     assert {f.name: f.sha256 for f in files}[old.name] == hashlib.sha256(b"OLD").hexdigest()
+
+
+def _rewrite(path, edit, new_name: str) -> None:
+    """A department's next file: ``path``'s lines edited, in its own encoding."""
+    raw = path.read_bytes()
+    encoding = "utf-8-sig" if raw.startswith(b"\xef\xbb\xbf") else "utf-8"
+    try:
+        text = raw.decode(encoding)
+    except UnicodeDecodeError:
+        encoding, text = "gb18030", raw.decode("gb18030")
+    lines = edit(text.splitlines(keepends=True))
+    (path.parent / new_name).write_bytes("".join(lines).encode(encoding))
+
+
+def test_unchanged_sources_keep_links_that_equal_a_full_relink(
+    small_landing, new_warehouse, tmp_path
+):
+    """Monthly drops into two warehouses: one linking only what changed, one linking
+    everything (``--full``). After every drop both hold the same tables, row for row."""
+    kept, full = new_warehouse(), new_warehouse()
+    landing = tmp_path / "landing"
+    shutil.copytree(small_landing, landing)
+    sources = len(load_specs())
+    said: list[str] = []
+
+    def drop() -> str:
+        said.clear()
+        first = run(landing, kept, RUN_DATE, tmp_path / "kept", KEY, lambda _s, m: said.append(m))
+        again = run(landing, full, RUN_DATE, tmp_path / "full", KEY, full=True)
+        assert first.ok and again.ok
+        assert differences(warehouse_tables(kept), warehouse_tables(full)) == {}
+        (linking,) = [m for m in said if m.startswith("linking: ")]
+        return linking.removeprefix("linking: ")
+
+    assert drop() == f"{sources} sources linked, 0 unchanged kept their links"
+
+    # A department's next file changes a record (another monthly amount): only its source
+    # is linked again.
+    newest = sorted((landing / SPEC.source_id).iterdir())[-1]
+
+    def raise_amount(lines: list[str]) -> list[str]:
+        fields = lines[1].split(",")
+        fields[4] = str(int(fields[4]) + 1)  # 月保障金额
+        return [lines[0], ",".join(fields)]
+
+    _rewrite(newest, raise_amount, "shehui_jiuzhu_20261115.csv")
+    assert drop() == f"1 sources linked, {sources - 1} unchanged kept their links"
+
+    # A reviewer rejects a probabilistic link (the console's decision, no file): its source.
+    engine = open_warehouse(kept)
+    try:
+        with engine.connect() as conn:
+            record = conn.execute(
+                select(RecordLink.source_id, RecordLink.record_key, RecordLink.person_key)
+                .where(RecordLink.method == "probabilistic")
+                .order_by(RecordLink.source_id, RecordLink.record_key)
+            ).first()
+    finally:
+        engine.dispose()
+    assert record is not None
+    for url in (kept, full):
+        engine = open_warehouse(url)
+        with engine.begin() as conn:
+            conn.execute(
+                MatchReview.__table__.insert().values(
+                    source_id=record.source_id,
+                    record_key=record.record_key,
+                    person_key=record.person_key,
+                    match_probability=0.95,
+                    status="rejected",
+                    decided_by="reviewer",
+                    decided_at=dt.datetime(2026, 12, 1, 9, 0),
+                )
+            )
+        engine.dispose()
+    assert drop() == f"1 sources linked, {sources - 1} unchanged kept their links"
+    engine = open_warehouse(kept)
+    try:
+        with engine.connect() as conn:
+            relinked = conn.execute(
+                select(RecordLink.person_key).where(
+                    RecordLink.source_id == record.source_id,
+                    RecordLink.record_key == record.record_key,
+                )
+            ).scalar_one()
+            assert conn.execute(select(LinkState.source_id)).scalars().all()
+    finally:
+        engine.dispose()
+    assert relinked != record.person_key  # the rejected person is never linked again
+
+    # The register changes (公安's next snapshot renames one person): every source.
+    hukou = sorted((landing / "gongan_hukou").iterdir())[-1]
+
+    def rename(lines: list[str]) -> list[str]:
+        fields = lines[1].split(",")
+        fields[1] = fields[1][:1] + "某" + fields[1][2:]  # 姓名, the second column
+        return [lines[0], ",".join(fields), *lines[2:]]
+
+    _rewrite(hukou, rename, "户籍人口_20261130.csv")
+    assert drop() == f"{sources} sources linked, 0 unchanged kept their links"

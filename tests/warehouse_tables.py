@@ -20,6 +20,9 @@ CLOCK_COLUMNS |= {"file_mtime_ns"}
 # Row numbers of the order rows were written in: a quarantined row is identified by its
 # file (load_id, compared as the file) and row_number instead.
 SURROGATE_COLUMNS = {"quarantine_id"}
+# A digest over each source's newest load_id (numbered in claim order, with gaps after a
+# crash): equal inputs, equal links, but not an equal number.
+SURROGATE_COLUMNS |= {"inputs_sha256"}
 
 
 _ZERO_FRACTION = re.compile(r"^(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d)\.0+$")

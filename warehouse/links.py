@@ -6,27 +6,45 @@ returns are written to ``record_link`` (only the changes, so a rerun with nothin
 nothing), grey-zone candidates to ``match_review`` (reviewers' decisions are kept and fed
 back), and a freshly trained model to ``match_model`` (``warehouse.link_models``), reused by
 later runs while the settings and the register size hold.
+
+A source is linked again only when something its links depend on changed: its staged rows,
+the register, its model, reviewers' decisions on it or the settings (``link_state`` keeps
+a digest of them). Each source's links are a function of exactly these inputs, so keeping
+an unchanged source's links equals linking it again; ``full`` links every source.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
 import logging
 
 import pandas as pd
-from sqlalchemy import Engine, delete, select
+from sqlalchemy import Connection, Engine, delete, func, select
 
 from connectors.spec import SourceSpec, load_specs
 from matching.comparators import settings_expressions, with_expressions
 from matching.identity import EXACT_STATUSES
 from matching.linker import LINK_COLUMNS, NO_REVIEW, link_records
+from matching.model import FellegiSunter
 from matching.settings import load_settings
 from warehouse.db import bulk_insert, read_frame
-from warehouse.link_models import load_model, save_model
-from warehouse.models import DimPerson, MatchReview, PiiIdentity, RecordLink, staging_table
+from warehouse.link_models import load_model, save_model, settings_hash
+from warehouse.models import (
+    DimPerson,
+    LinkState,
+    MatchReview,
+    PiiIdentity,
+    RecordLink,
+    staging_table,
+)
 
 __all__ = ["link_all", "link_source", "register_persons"]
 
 log = logging.getLogger(__name__)
+
+# Bump when linking would give other links from the same inputs: every source relinks.
+LINK_VERSION = "1"
 
 
 def _identity_numbers(engine: Engine, person_keys: pd.Series) -> pd.DataFrame:
@@ -51,10 +69,13 @@ def link_source(
     *,
     retrain: bool = False,
     stats: dict | None = None,
+    model: FellegiSunter | None = None,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """(record_link rows, review candidates) for one source; its model is stored and reused.
 
-    ``stats``, where given, receives the linker's counts and seconds by stage."""
+    ``model``: the stored model the caller already loaded (else it is loaded here unless
+    ``retrain``). ``stats``, where given, receives the linker's counts and seconds by stage;
+    ``stats["model"]`` the parameters (JSON) of the model the links were made with."""
     stg = staging_table(spec)
     extra = [c for c in ("township", "village", "birth_date", "sex") if spec.has(c)]
     cols = [stg.c.record_key, stg.c.person_key, stg.c.id_status, stg.c.name_norm]
@@ -74,7 +95,8 @@ def link_source(
         _identity_numbers(engine, records.loc[wanted, "person_key"]), on="person_key", how="left"
     )
     settings = load_settings("department")
-    model = None if retrain else load_model(engine, spec.source_id, settings, len(persons))
+    if model is None and not retrain:
+        model = load_model(engine, spec.source_id, settings, len(persons))
     result = link_records(
         records,
         persons,
@@ -96,6 +118,8 @@ def link_source(
     log.info("linked %s: %s", spec.source_id, result.stats)
     if stats is not None:
         stats.update(result.stats)
+        if result.model is not None:
+            stats["model"] = _model_json(result.model)
     return result.links, result.review
 
 
@@ -121,70 +145,141 @@ def register_persons(engine: Engine) -> pd.DataFrame:
         )
 
 
-def link_all(engine: Engine, *, retrain: bool = False) -> pd.DataFrame:
-    """Link every source and store the changes in record_link; counts by source and method.
+def link_all(engine: Engine, *, retrain: bool = False, full: bool = False) -> dict[str, str]:
+    """Link every source whose inputs changed and store the changes; {source: outcome}.
 
+    Outcome ``linked`` or ``unchanged`` (inputs as at its last linking: its links stand).
     Each source's trained model is reused from ``match_model`` while its settings and the
-    register size hold (see ``warehouse.link_models``); ``retrain`` trains them all afresh.
+    register size hold (see ``warehouse.link_models``); ``retrain`` trains them all afresh
+    (and links every source), ``full`` links every source with the stored models.
     """
+    register = register_persons(engine)
+    register_digest = _frame_digest(register)
+    settings = load_settings("department")
     # The register's derived keys (pinyin, ID parts, ...) once for every source.
-    persons = with_expressions(
-        register_persons(engine), settings_expressions(load_settings("department"))
-    )
+    persons = with_expressions(register, settings_expressions(settings))
     with engine.connect() as conn:
-        decisions = read_frame(conn, select(MatchReview).where(MatchReview.status != "pending"))
-    counts, reviews = [], []
+        decisions = read_frame(
+            conn,
+            select(MatchReview)
+            .where(MatchReview.status != "pending")
+            .order_by(MatchReview.source_id, MatchReview.record_key),
+        )
+        stored = dict(conn.execute(select(LinkState.source_id, LinkState.inputs_sha256)).all())
+    outcome = {}
     # One source at a time: memory is bounded by the largest source, not the whole city.
     for spec in load_specs().values():
-        links, review = link_source(engine, spec, persons, decisions, retrain=retrain)
-        _store_changes(engine, spec.source_id, links)
-        if len(links):
-            counts.append(links.groupby(["source_id", "method"]).size())
-        if len(review):
-            reviews.append(review)
-    _store_reviews(engine, pd.concat(reviews, ignore_index=True) if reviews else NO_REVIEW)
-    if not counts:
-        return pd.DataFrame()
-    return pd.concat(counts).unstack(fill_value=0)
-
-
-def _store_reviews(engine: Engine, review: pd.DataFrame) -> None:
-    """Replace the pending review queue; decided rows (confirmed/rejected) are kept."""
-    with engine.connect() as conn:
-        decided = read_frame(
-            conn,
-            select(MatchReview.source_id, MatchReview.record_key).where(
-                MatchReview.status != "pending"
-            ),
+        model = None if retrain else load_model(engine, spec.source_id, settings, len(persons))
+        mine = decisions[decisions["source_id"] == spec.source_id]
+        inputs = [register_digest, settings_hash(settings), _frame_digest(mine)]
+        inputs.append(_staged_watermark(engine, spec))
+        digest = _inputs_digest(inputs, model)
+        # Training is a function of the same inputs: a source that trained last time finds
+        # that model stored now, one that had nothing to train on finds none again.
+        if not (full or retrain) and stored.get(spec.source_id) == digest:
+            outcome[spec.source_id] = "unchanged"
+            continue
+        stats: dict = {}
+        links, review = link_source(
+            engine, spec, persons, decisions, retrain=retrain, stats=stats, model=model
         )
+        state = {
+            "source_id": spec.source_id,
+            "inputs_sha256": _inputs_digest(inputs, stats.get("model")),
+            "records": len(links),
+        }
+        _store_source(engine, spec.source_id, links, review, state)
+        outcome[spec.source_id] = "linked"
+    log.info(
+        "linking: %d sources linked, %d unchanged",
+        sum(v == "linked" for v in outcome.values()),
+        sum(v == "unchanged" for v in outcome.values()),
+    )
+    return outcome
+
+
+def _model_json(model: FellegiSunter) -> str:
+    return json.dumps(model.to_params(), sort_keys=True)
+
+
+def _inputs_digest(inputs: list[str], model: FellegiSunter | str | None) -> str:
+    """SHA-256 over a source's linking inputs and the model its links are made with."""
+    if isinstance(model, FellegiSunter):
+        model = _model_json(model)
+    text = json.dumps([LINK_VERSION, *inputs, model or ""], ensure_ascii=False)
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def _frame_digest(frame: pd.DataFrame) -> str:
+    """SHA-256 of a frame's values in its row order (the caller reads it in key order)."""
+    digest = hashlib.sha256(",".join(map(str, frame.columns)).encode("utf-8"))
+    if len(frame):
+        rows = pd.util.hash_pandas_object(frame.astype("string"), index=False)
+        digest.update(rows.to_numpy().tobytes())
+    return digest.hexdigest()
+
+
+def _staged_watermark(engine: Engine, spec: SourceSpec) -> str:
+    """Rows and newest load of a source's staging: a row loaded or replaced since moves it.
+
+    A merged row takes the load_id of the file that wrote it (load ids only grow), and
+    staged rows are never deleted, so (count, max load_id) changes whenever the rows do.
+    """
+    stg = staging_table(spec)
+    with engine.connect() as conn:
+        rows, newest = conn.execute(select(func.count(), func.max(stg.c.load_id))).one()
+    return f"{spec.source_id}:{rows}:{newest}"
+
+
+def _store_source(
+    engine: Engine, source_id: str, links: pd.DataFrame, review: pd.DataFrame, state: dict
+) -> None:
+    """A source's link changes, its pending review queue and its inputs digest, in one
+    transaction: a crash leaves the old digest, so the source is linked again."""
+    with engine.begin() as conn:
+        _store_changes(conn, source_id, links)
+        _store_reviews(conn, source_id, review)
+        conn.execute(delete(LinkState).where(LinkState.source_id == source_id))
+        conn.execute(LinkState.__table__.insert().values(**state))
+
+
+def _store_reviews(conn: Connection, source_id: str, review: pd.DataFrame) -> None:
+    """Replace the source's pending review rows; decided ones (confirmed/rejected) are kept."""
+    decided = read_frame(
+        conn,
+        select(MatchReview.source_id, MatchReview.record_key).where(
+            MatchReview.source_id == source_id, MatchReview.status != "pending"
+        ),
+    )
     if len(decided):
         review = review.merge(decided, on=["source_id", "record_key"], how="left", indicator=True)
         review = review[review["_merge"] == "left_only"].drop(columns="_merge")
-    with engine.connect() as conn:
-        pending = read_frame(
-            conn,
-            select(
-                MatchReview.source_id,
-                MatchReview.record_key,
-                MatchReview.person_key,
-                MatchReview.household_no,
-                MatchReview.match_probability,
-            ).where(MatchReview.status == "pending"),
-        )
+    pending = read_frame(
+        conn,
+        select(
+            MatchReview.source_id,
+            MatchReview.record_key,
+            MatchReview.person_key,
+            MatchReview.household_no,
+            MatchReview.match_probability,
+        ).where(MatchReview.source_id == source_id, MatchReview.status == "pending"),
+    )
     key = ["source_id", "record_key", "person_key"]
     if len(pending) == len(review) and pending.sort_values(key).reset_index(drop=True)[key].equals(
         review.sort_values(key).reset_index(drop=True)[key]
     ):
         return  # nothing changed: a rerun writes nothing
-    with engine.begin() as conn:
-        conn.execute(delete(MatchReview).where(MatchReview.status == "pending"))
-        bulk_insert(conn, MatchReview.__table__, review.assign(status="pending"))
+    conn.execute(
+        delete(MatchReview).where(
+            MatchReview.source_id == source_id, MatchReview.status == "pending"
+        )
+    )
+    bulk_insert(conn, MatchReview.__table__, review.assign(status="pending"))
 
 
-def _store_changes(engine: Engine, source_id: str, links: pd.DataFrame) -> None:
+def _store_changes(conn: Connection, source_id: str, links: pd.DataFrame) -> None:
     """Write only what changed for the source (a rerun with nothing new writes nothing)."""
-    with engine.connect() as conn:
-        stored = read_frame(conn, select(RecordLink).where(RecordLink.source_id == source_id))
+    stored = read_frame(conn, select(RecordLink).where(RecordLink.source_id == source_id))
     compare = ["person_key", "household_no", "method", "match_probability"]
     both = links.merge(
         stored, on=["source_id", "record_key"], how="outer", suffixes=("", "_old"), indicator=True
@@ -197,12 +292,11 @@ def _store_changes(engine: Engine, source_id: str, links: pd.DataFrame) -> None:
     fresh = both.loc[~same & both["_merge"].ne("right_only"), ["source_id", "record_key", *compare]]
     if not stale and fresh.empty:
         return
-    with engine.begin() as conn:
-        for start in range(0, len(stale), 10_000):
-            conn.execute(
-                delete(RecordLink).where(
-                    RecordLink.source_id == source_id,
-                    RecordLink.record_key.in_(stale[start : start + 10_000]),
-                )
+    for start in range(0, len(stale), 10_000):
+        conn.execute(
+            delete(RecordLink).where(
+                RecordLink.source_id == source_id,
+                RecordLink.record_key.in_(stale[start : start + 10_000]),
             )
-        bulk_insert(conn, RecordLink.__table__, fresh)
+        )
+    bulk_insert(conn, RecordLink.__table__, fresh)

@@ -200,6 +200,21 @@ class MatchModel(Base):
     parameters: Mapped[str] = mapped_column(Text)  # JSON: prior, m and u per level
 
 
+class LinkState(Base):
+    """What each source's links were computed from: a digest of the inputs of its last
+    linking (its staged rows, the register, the model, reviewers' decisions, the settings).
+
+    A source whose inputs digest is unchanged keeps its links without being read again;
+    written in the same transaction as the source's links, so a crash between the two
+    leaves a digest that no longer matches and the source is linked again.
+    """
+
+    __tablename__ = "link_state"
+    source_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    inputs_sha256: Mapped[str] = mapped_column(String(64))
+    records: Mapped[int] = mapped_column(Integer)
+
+
 class RiskSignal(Base):
     """One risk signal of one household at one run date, with its evidence."""
 
