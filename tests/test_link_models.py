@@ -64,7 +64,11 @@ def test_second_run_reuses_models_and_links_the_same(city):
     assert params["trained_by"] == "labels"
     assert any(m == "probabilistic" for *_, m, _p in links)
 
-    link_all(city)
+    # Nothing changed: every source keeps its links, unread.
+    assert set(link_all(city).values()) == {"unchanged"}
+    assert _models(city) == first and _links(city) == links
+    # Linked again (--full) with the stored models: exact IDs in SQL, the rest in pandas.
+    assert set(link_all(city, full=True).values()) == {"linked"}
     assert _models(city) == first  # same trained_at: nothing retrained
     assert _links(city) == links
 

@@ -20,7 +20,8 @@ import json
 import logging
 
 import pandas as pd
-from sqlalchemy import Connection, Engine, delete, func, select
+from sqlalchemy import Connection, Engine, delete, exists, func, literal, or_, select
+from sqlalchemy.dialects import postgresql, sqlite
 
 from connectors.spec import SourceSpec, load_specs
 from matching.comparators import settings_expressions, with_expressions
@@ -123,6 +124,84 @@ def link_source(
     return result.links, result.review
 
 
+def _exact_links(spec: SourceSpec):
+    """SELECT of the source's exact-ID links, as record_link rows: a valid ID of a register
+    person links its record to that person and household, nothing else needed."""
+    stg = staging_table(spec)
+    return (
+        select(
+            literal(spec.source_id).label("source_id"),
+            stg.c.record_key,
+            stg.c.person_key,
+            DimPerson.household_no,
+            literal("exact_id").label("method"),
+            literal(1.0).label("match_probability"),
+        )
+        .select_from(stg.join(DimPerson, DimPerson.person_key == stg.c.person_key))
+        .where(stg.c.id_status.in_(EXACT_STATUSES), DimPerson.household_no.is_not(None))
+    )
+
+
+def _not_exact(spec: SourceSpec):
+    """WHERE clause of the source's staged rows that are not exact-ID links."""
+    stg = staging_table(spec)
+    return or_(
+        stg.c.id_status.is_(None),
+        stg.c.id_status.not_in(EXACT_STATUSES),
+        DimPerson.person_key.is_(None),
+        DimPerson.household_no.is_(None),
+    )
+
+
+def link_candidates(
+    engine: Engine,
+    spec: SourceSpec,
+    persons: pd.DataFrame,
+    model: FellegiSunter,
+    decisions: pd.DataFrame | None = None,
+    stats: dict | None = None,
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(record_link rows, review candidates) of the records the exact-ID stage leaves.
+
+    With a stored model nothing else needs the exact-ID records in memory: they are
+    linked by one set-based statement (``_exact_links``, written by ``_store_source``), and
+    only the rest is read and linked here. The rest is every record the linker would
+    send on (to name-in-place and the probabilistic stage), so its blocks and decisions
+    are what linking the whole source gives."""
+    stg = staging_table(spec)
+    extra = [c for c in ("township", "village", "birth_date", "sex") if spec.has(c)]
+    cols = [stg.c.record_key, stg.c.person_key, stg.c.id_status, stg.c.name_norm]
+    cols += [stg.c[c] for c in extra]
+    query = (
+        select(*cols)
+        .select_from(stg.outerjoin(DimPerson, DimPerson.person_key == stg.c.person_key))
+        .where(_not_exact(spec))
+        .order_by(stg.c.record_key)  # in key order, whatever the backend returns
+    )
+    with engine.connect() as conn:
+        records = read_frame(conn, query)
+    if records.empty:
+        return pd.DataFrame(columns=LINK_COLUMNS), NO_REVIEW
+    # Every one of them needs its ID digits: untrusted, or valid but of no register person.
+    records = records.merge(
+        _identity_numbers(engine, records["person_key"]), on="person_key", how="left"
+    )
+    result = link_records(
+        records,
+        persons,
+        source_id=spec.source_id,
+        links_by=spec.links_by,
+        decisions=decisions,
+        settings=load_settings("department"),
+        model=model,
+    )
+    log.info("linked %s (past exact IDs): %s", spec.source_id, result.stats)
+    if stats is not None:
+        stats.update(result.stats)
+        stats["model"] = _model_json(model)
+    return result.links, result.review
+
+
 def register_persons(engine: Engine) -> pd.DataFrame:
     """Register persons with the restricted ID number joined in: what records link to."""
     with engine.connect() as conn:
@@ -180,15 +259,20 @@ def link_all(engine: Engine, *, retrain: bool = False, full: bool = False) -> di
             outcome[spec.source_id] = "unchanged"
             continue
         stats: dict = {}
-        links, review = link_source(
-            engine, spec, persons, decisions, retrain=retrain, stats=stats, model=model
-        )
+        if model is None:
+            # Training reads the whole source (its exact-ID links are the labels).
+            links, review = link_source(
+                engine, spec, persons, decisions, retrain=retrain, stats=stats
+            )
+            exact_in_sql = False
+        else:
+            links, review = link_candidates(engine, spec, persons, model, decisions, stats)
+            exact_in_sql = True
         state = {
             "source_id": spec.source_id,
             "inputs_sha256": _inputs_digest(inputs, stats.get("model")),
-            "records": len(links),
         }
-        _store_source(engine, spec.source_id, links, review, state)
+        _store_source(engine, spec, links, review, state, exact_in_sql=exact_in_sql)
         outcome[spec.source_id] = "linked"
     log.info(
         "linking: %d sources linked, %d unchanged",
@@ -232,15 +316,60 @@ def _staged_watermark(engine: Engine, spec: SourceSpec) -> str:
 
 
 def _store_source(
-    engine: Engine, source_id: str, links: pd.DataFrame, review: pd.DataFrame, state: dict
+    engine: Engine,
+    spec: SourceSpec,
+    links: pd.DataFrame,
+    review: pd.DataFrame,
+    state: dict,
+    *,
+    exact_in_sql: bool = False,
 ) -> None:
     """A source's link changes, its pending review queue and its inputs digest, in one
-    transaction: a crash leaves the old digest, so the source is linked again."""
+    transaction: a crash leaves the old digest, so the source is linked again.
+
+    ``exact_in_sql``: ``links`` holds the records past the exact-ID stage only; the
+    exact-ID links are merged by one statement."""
+    source_id = spec.source_id
     with engine.begin() as conn:
-        _store_changes(conn, source_id, links)
+        if exact_in_sql:
+            # Compared with the stored rows of those records: every row not an exact-ID
+            # link, and exact-ID rows that are no longer one (their person left the
+            # register); a stored row now an exact-ID link is replaced by the merge below.
+            stg = staging_table(spec)
+            still_exact = exists(
+                _exact_links(spec).where(stg.c.record_key == RecordLink.record_key)
+            )
+            _store_changes(
+                conn,
+                source_id,
+                links,
+                or_(RecordLink.method != "exact_id", ~still_exact),
+            )
+            _merge_exact_links(conn, spec)
+        else:
+            _store_changes(conn, source_id, links)
         _store_reviews(conn, source_id, review)
+        records = conn.execute(
+            select(func.count()).where(RecordLink.source_id == source_id)
+        ).scalar_one()
         conn.execute(delete(LinkState).where(LinkState.source_id == source_id))
-        conn.execute(LinkState.__table__.insert().values(**state))
+        conn.execute(LinkState.__table__.insert().values(**state, records=records))
+
+
+def _merge_exact_links(conn: Connection, spec: SourceSpec) -> None:
+    """Insert the source's exact-ID links, update those that changed, leave the rest."""
+    dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
+    table = RecordLink.__table__
+    columns = ["source_id", "record_key", "person_key", "household_no", "method"]
+    columns.append("match_probability")
+    merge = dialect.insert(table).from_select(columns, _exact_links(spec))
+    changing = columns[2:]
+    merge = merge.on_conflict_do_update(
+        index_elements=["source_id", "record_key"],
+        set_={c: merge.excluded[c] for c in changing},
+        where=or_(*(table.c[c].is_distinct_from(merge.excluded[c]) for c in changing)),
+    )
+    conn.execute(merge)
 
 
 def _store_reviews(conn: Connection, source_id: str, review: pd.DataFrame) -> None:
@@ -277,9 +406,13 @@ def _store_reviews(conn: Connection, source_id: str, review: pd.DataFrame) -> No
     bulk_insert(conn, MatchReview.__table__, review.assign(status="pending"))
 
 
-def _store_changes(conn: Connection, source_id: str, links: pd.DataFrame) -> None:
-    """Write only what changed for the source (a rerun with nothing new writes nothing)."""
-    stored = read_frame(conn, select(RecordLink).where(RecordLink.source_id == source_id))
+def _store_changes(conn: Connection, source_id: str, links: pd.DataFrame, among=None) -> None:
+    """Write only what changed for the source (a rerun with nothing new writes nothing).
+
+    ``among``: a condition on the stored rows ``links`` stands for (default: all the
+    source's rows); stored rows it selects that ``links`` lacks are deleted."""
+    query = select(RecordLink).where(RecordLink.source_id == source_id)
+    stored = read_frame(conn, query if among is None else query.where(among))
     compare = ["person_key", "household_no", "method", "match_probability"]
     both = links.merge(
         stored, on=["source_id", "record_key"], how="outer", suffixes=("", "_old"), indicator=True
