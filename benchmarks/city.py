@@ -4,7 +4,8 @@
         [--pg-admin postgresql+psycopg://postgres@127.0.0.1:5432/postgres]
 
 Generates a demo city for a first month (run date 2026-11-30) and the next month's drop
-(2026-12-31: the departments' files of December, snapshots re-delivered with what changed).
+(2026-12-31): each CSV or JSON-lines source's newest file re-delivered under the next
+period's name with 1 row in ``DROP_EVERY`` changed (``next_month_drop``).
 Then, each measured as a separate ``crosscheck run`` process (wall time and that process's
 peak RSS, from ``wait4``):
 
@@ -43,6 +44,7 @@ from sqlalchemy import create_engine, text
 FIRST = dt.date(2026, 11, 30)
 NEXT = dt.date(2026, 12, 31)
 PII_KEY = "bench-city-only-key"
+DROP_EVERY = 100  # the next month changes 1 row in 100 of the files it re-delivers
 TARGETS = {"first_over_floor": 3.0, "rerun_s": 10.0, "drop_over_first": 0.05, "rss_gib": 4.0}
 
 
@@ -196,6 +198,37 @@ def _pipeline(url: str, landing: Path, drop: Path, reports: Path, env: dict) -> 
     return out
 
 
+def next_month_drop(month1: Path, month2: Path, drop: Path, every: int = DROP_EVERY) -> dict:
+    """The next month's drop: the same city a month on, about 1 row in ``every`` changed.
+
+    The demo generator run for another date builds another city (other households for the
+    same ID numbers), so its files are no next month of the first. Instead each CSV or
+    JSON-lines source whose newest file has a next period re-delivers its first month's
+    newest file under the next period's name with every ``every``-th data row replaced by
+    the row at that place in the generated next month's file (a new or changed record).
+    Workbooks and SQLite files are not re-delivered. Bytes are spliced line by line, so
+    each file keeps its department's encoding and quirks.
+    """
+    shutil.rmtree(drop, ignore_errors=True)
+    files = rows = changed = 0
+    for folder in sorted(p for p in month1.iterdir() if p.is_dir()):
+        first = sorted(p for p in folder.iterdir() if p.is_file())[-1]
+        nexts = sorted(p for p in (month2 / folder.name).iterdir() if p.is_file())
+        if first.suffix not in (".csv", ".jsonl") or not nexts or nexts[-1].name == first.name:
+            continue
+        old = first.read_bytes().splitlines(keepends=True)
+        new = nexts[-1].read_bytes().splitlines(keepends=True)
+        header = 1 if first.suffix == ".csv" else 0
+        for at in range(header + every - 1, min(len(old), len(new)), every):
+            old[at] = new[at] if new[at].endswith(b"\n") else new[at] + b"\n"
+            changed += 1
+        (drop / folder.name).mkdir(parents=True, exist_ok=True)
+        (drop / folder.name / nexts[-1].name).write_bytes(b"".join(old))
+        files += 1
+        rows += len(old) - header
+    return {"files": files, "rows": rows, "rows_changed": changed, "every": every}
+
+
 def bench(households: int, sqlite_households: int, seed: int, pg_admin: str, work: Path):
     env = {
         **os.environ,
@@ -218,12 +251,8 @@ def bench(households: int, sqlite_households: int, seed: int, pg_admin: str, wor
         shutil.rmtree(city / scratch, ignore_errors=True)
     for leftover in city.glob("warehouse.db*"):  # the database, its WAL and lock files
         leftover.unlink()
-    drop = city / "drop"  # the next month: its files not already landed (by name)
-    for path in sorted(p for p in (city / "month2").rglob("*") if p.is_file()):
-        relative = path.relative_to(city / "month2")
-        if not (city / "month1" / relative).exists():
-            (drop / relative).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(path, drop / relative)
+    drop = city / "drop"
+    result["drop"] = next_month_drop(city / "month1", city / "month2", drop)
     result["io_floor"] = io_floor(city / "month1", pg_admin)
     result["drop_floor"] = io_floor(drop, pg_admin)
 
@@ -278,7 +307,8 @@ def markdown(result: dict) -> str:
         f"I/O floor (every file read as text + raw COPY into unindexed PostgreSQL tables): "
         f"{floor['files']} files, {floor['rows']:,} rows, {floor['mib']} MiB in "
         f"{floor['s']:.1f} s; the next month's drop: {result['drop_floor']['files']} files, "
-        f"{result['drop_floor']['rows']:,} rows in {result['drop_floor']['s']:.1f} s.",
+        f"{result['drop_floor']['rows']:,} rows ({result['drop']['rows_changed']:,} new or "
+        f"changed, 1 in {result['drop']['every']}) in {result['drop_floor']['s']:.1f} s.",
         "",
         "| run | backend | exit | wall s | x floor | x first run | peak RSS MiB |",
         "|---|---|---:|---:|---:|---:|---:|",
