@@ -153,15 +153,29 @@ def _not_exact(spec: SourceSpec):
     )
 
 
+def _has_candidates(engine: Engine, spec: SourceSpec) -> bool:
+    """Whether any staged record of the source is not an exact-ID link."""
+    stg = staging_table(spec)
+    query = (
+        select(stg.c.record_key)
+        .select_from(stg.outerjoin(DimPerson, DimPerson.person_key == stg.c.person_key))
+        .where(_not_exact(spec))
+        .limit(1)
+    )
+    with engine.connect() as conn:
+        return conn.execute(query).first() is not None
+
+
 def link_candidates(
     engine: Engine,
     spec: SourceSpec,
     persons: pd.DataFrame,
-    model: FellegiSunter,
+    model: FellegiSunter | None,
     decisions: pd.DataFrame | None = None,
     stats: dict | None = None,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """(record_link rows, review candidates) of the records the exact-ID stage leaves.
+    """(record_link rows, review candidates) of the records the exact-ID stage leaves
+    (``model``: the stored one; None only for a source with no such record).
 
     With a stored model nothing else needs the exact-ID records in memory: they are
     linked by one set-based statement (``_exact_links``, written by ``_store_source``), and
@@ -198,7 +212,8 @@ def link_candidates(
     log.info("linked %s (past exact IDs): %s", spec.source_id, result.stats)
     if stats is not None:
         stats.update(result.stats)
-        stats["model"] = _model_json(model)
+        if model is not None:
+            stats["model"] = _model_json(model)
     return result.links, result.review
 
 
@@ -259,7 +274,7 @@ def link_all(engine: Engine, *, retrain: bool = False, full: bool = False) -> di
             outcome[spec.source_id] = "unchanged"
             continue
         stats: dict = {}
-        if model is None:
+        if model is None and (retrain or _has_candidates(engine, spec)):
             # Training reads the whole source (its exact-ID links are the labels).
             links, review = link_source(
                 engine, spec, persons, decisions, retrain=retrain, stats=stats
