@@ -54,7 +54,7 @@ from matching.model import FellegiSunter
 from matching.probabilistic import link_to_register
 from matching.settings import LinkSettings, load_settings
 
-__all__ = ["LINK_COLUMNS", "NO_REVIEW", "SourceLinks", "link_records"]
+__all__ = ["LINK_COLUMNS", "NO_REVIEW", "SourceLinks", "link_records", "register_places"]
 
 # One row per record: the columns of ``record_link``.
 LINK_COLUMNS = [
@@ -113,6 +113,47 @@ def _name_place_links(records: pd.DataFrame, persons: pd.DataFrame) -> pd.DataFr
     return pd.concat([by_head, by_member], ignore_index=True)
 
 
+_PLACE_SUFFIX = r"(?:街道|社区|镇|乡|村)$"
+
+
+def register_places(records: pd.DataFrame, persons: pd.DataFrame) -> pd.DataFrame:
+    """Township and village as the register spells them, where a record writes them with
+    less detail (杨桥 for 杨桥镇, 柏下 for 柏下村) and that names one register place only;
+    anything else is left as written. Worked on the distinct places, not on every row."""
+    place = [c for c in ("township", "village") if c in records.columns and c in persons.columns]
+    if not place or records.empty:
+        return records
+
+    def short(frame: pd.DataFrame) -> pd.DataFrame:
+        return frame.assign(
+            **{
+                f"_{c}": frame[c].astype("string").str.replace(_PLACE_SUFFIX, "", regex=True)
+                for c in place
+            }
+        )
+
+    keys = [f"_{c}" for c in place]
+    register = short(persons[place].dropna().drop_duplicates())
+    register = register.drop_duplicates(keys, keep=False)  # a short form of two places: none
+    written = records[place].drop_duplicates().dropna()
+    written = written[
+        written.merge(register[place], how="left", indicator=True)["_merge"]
+        .eq("left_only")
+        .to_numpy()
+    ]
+    if written.empty:
+        return records
+    fixed = short(written).merge(register, on=keys, suffixes=("", "_reg"))
+    if fixed.empty:
+        return records
+    spelt = records[place].merge(fixed[[*place, *[f"{c}_reg" for c in place]]], how="left")
+    out = records.copy()
+    for c in place:
+        reg = spelt[f"{c}_reg"].to_numpy()
+        out[c] = np.where(pd.isna(reg), out[c].to_numpy(dtype=object), reg)
+    return out
+
+
 # Excel keeps 15 significant digits: the last three become "000". One such ID in eleven
 # still has a fitting check character and passes as valid.
 _EXCEL_TAIL = "000"
@@ -156,6 +197,7 @@ def link_records(
         empty = pd.DataFrame(columns=LINK_COLUMNS)
         return SourceLinks(empty, NO_REVIEW, model, stats=stats)
     t0 = time.perf_counter()
+    records = register_places(records, persons)
     # Joins, not isin/map against the register: those are slow on Arrow-backed strings.
     records = records.merge(persons[["person_key", "household_no"]], on="person_key", how="left")
     if links_by in ("head", "name_place"):

@@ -332,3 +332,37 @@ def test_evidence_rows_keep_linked_records_that_pass_the_kinds_filters():
             "date": pd.Timestamp("2026-09-01"),
         }
     ]
+
+
+def test_places_written_with_less_detail_take_the_registers_spelling():
+    from matching.linker import register_places
+
+    persons = pd.DataFrame(
+        {
+            "township": ["杨桥镇", "杨桥镇", "城北镇", "东乡", "东镇"],
+            "village": ["柏下村", "上里村", "东村", "东村", "东村"],
+        }
+    )
+    records = pd.DataFrame(
+        {
+            "record_key": ["a", "b", "c", "d", "e"],
+            "township": ["杨桥", "杨桥镇", "城北", "东", None],
+            "village": ["柏下", "上里村", "东", "东村", "东村"],
+        }
+    )
+    got = register_places(records, persons)
+    assert got["township"].iloc[:4].tolist() == ["杨桥镇", "杨桥镇", "城北镇", "东"]
+    assert pd.isna(got["township"].iloc[4])
+    # 东/东村 is a short form of two register places (东乡 and 东镇): left as written.
+    assert got["village"].tolist() == ["柏下村", "上里村", "东村", "东村", "东村"]
+
+
+def test_a_declaration_without_id_and_with_a_short_address_links_by_its_unique_name():
+    # 城北/东 for 城北镇/东村: the name 王伟 is unique in the village once the place is the
+    # register's.
+    records = _visits(["王伟"]).assign(township="城北", village="东")
+    result = link_records(
+        records, _persons(), source_id="declarations", links_by="head", settings=SETTINGS
+    )
+    assert result.links["method"].tolist() == ["exact_name_place"]
+    assert result.links["household_no"].tolist() == ["H8"]
