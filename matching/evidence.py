@@ -54,13 +54,15 @@ EVENT_COLUMNS = ["household_no", "kind", "reason", "date"]
 
 @dataclass(frozen=True)
 class EvidenceKind:
-    """Records of one source that speak for a lead's reason (``where`` values, ``min``)."""
+    """Records of one source that speak for a lead's reason (``where`` values, ``min`` and
+    ``max`` bounds)."""
 
     source_id: str
     reason: str
     date: str | None = None
     where: dict[str, tuple[str, ...]] = field(default_factory=dict)
     min: dict[str, float] = field(default_factory=dict)
+    max: dict[str, float] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -83,6 +85,7 @@ class LeadEvidenceSettings:
                 date=k.get("date"),
                 where={c: tuple(v) for c, v in (k.get("where") or {}).items()},
                 min={c: float(v) for c, v in (k.get("min") or {}).items()},
+                max={c: float(v) for c, v in (k.get("max") or {}).items()},
             )
             for source_id, k in (raw.pop("kinds", None) or {}).items()
         )
@@ -136,6 +139,8 @@ def evidence_rows(kind: EvidenceKind, records: pd.DataFrame, links: pd.DataFrame
         keep &= records[col].isin(allowed).to_numpy(dtype=bool)
     for col, floor in kind.min.items():
         keep &= (pd.to_numeric(records[col], errors="coerce") >= floor).fillna(False).to_numpy()
+    for col, ceiling in kind.max.items():
+        keep &= (pd.to_numeric(records[col], errors="coerce") < ceiling).fillna(False).to_numpy()
     rec = records.loc[keep, ["record_key"]].assign(
         date=_day(records.loc[keep, kind.date])
         if kind.date
