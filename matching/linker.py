@@ -310,7 +310,8 @@ def _weigh_lead_evidence(
     pending = set(found.loc[found["decision"].eq("review"), "record_key"])
     if not pending:
         return found, {"records": 0}
-    cols = [c for c in ("record_key", "name_norm", "township", "village", "reason", "phone")]
+    t0 = time.perf_counter()
+    cols = ("record_key", "name_norm", "township", "village", "reason", "phone")
     rec = records[[c for c in cols if c in records.columns]].assign(
         date=lead_dates(records, config).to_numpy()
     )
@@ -337,6 +338,7 @@ def _weigh_lead_evidence(
         int(persons["household_no"].nunique()),
     )
     kept = found[~found["record_key"].isin(set(resolved["record_key"]))]
+    stats["evidence_s"] = round(time.perf_counter() - t0, 3)
     return pd.concat([kept, resolved[kept.columns]], ignore_index=True), stats
 
 
