@@ -366,3 +366,29 @@ def test_a_declaration_without_id_and_with_a_short_address_links_by_its_unique_n
     )
     assert result.links["method"].tolist() == ["exact_name_place"]
     assert result.links["household_no"].tolist() == ["H8"]
+
+
+def test_weighed_leads_do_not_depend_on_row_order():
+    events, labelled = _labelled_city(with_event=20)
+    events = pd.concat([events, _event("H1", "2026-10-10")], ignore_index=True)
+    phones = pd.DataFrame({"phone": ["13800001111"], "household_no": ["H2"]})
+    records = pd.concat(
+        [
+            _visit("宋君").assign(record_key="A"),
+            _visit("宋军", reason="其他", phone="13800001111").assign(record_key="B"),
+            _visit("黄斌", reason="因学").assign(record_key="C"),
+        ],
+        ignore_index=True,
+    )
+    forward = _with_evidence(records, events, labelled, phones).links
+    backward = _with_evidence(records.iloc[::-1], events, labelled, phones).links
+    key = ["record_key", "method", "household_no"]
+    got = forward.sort_values("record_key")[key].reset_index(drop=True)
+    assert got.equals(backward.sort_values("record_key")[key].reset_index(drop=True))
+    # A: the illness case names H1; B: the phone names H2 against the spelling of H1's
+    # head; C: no record speaks for 因学 among 黄斌's candidates, it waits in review.
+    assert got.fillna({"household_no": "-"}).to_dict("list") == {
+        "record_key": ["A", "B", "C"],
+        "method": ["probabilistic", "probabilistic", "review"],
+        "household_no": ["H1", "H2", "-"],
+    }
