@@ -119,7 +119,9 @@ class LeadEvidence:
 
 
 def _day(s: pd.Series) -> pd.Series:
-    return pd.to_datetime(s, errors="coerce").astype("datetime64[s]").dt.floor("D")
+    """The calendar day of dates, datetimes or their text (a zone, if any, dropped)."""
+    t = pd.to_datetime(s, errors="coerce", utc=True).dt.tz_localize(None)
+    return t.astype("datetime64[s]").dt.floor("D")
 
 
 def lead_dates(records: pd.DataFrame, config: LeadEvidenceSettings) -> pd.Series:

@@ -392,3 +392,28 @@ def test_weighed_leads_do_not_depend_on_row_order():
         "method": ["probabilistic", "probabilistic", "review"],
         "household_no": ["H1", "H2", "-"],
     }
+
+
+def test_a_leads_day_is_read_from_dates_datetimes_and_text():
+    import datetime as dt
+
+    from matching.evidence import LeadEvidenceSettings, lead_dates
+
+    records = pd.DataFrame(
+        {
+            "applied_at": [
+                "2026-11-12 09:30:00",
+                dt.datetime(2026, 11, 13, 23, 5, tzinfo=dt.UTC),
+                dt.date(2026, 11, 14),
+                None,
+            ]
+        },
+        dtype=object,
+    )
+    got = lead_dates(records, LeadEvidenceSettings())
+    assert got.iloc[:3].tolist() == [
+        pd.Timestamp("2026-11-12"),
+        pd.Timestamp("2026-11-13"),
+        pd.Timestamp("2026-11-14"),
+    ]
+    assert pd.isna(got.iloc[3])
