@@ -45,8 +45,8 @@ bench: $(STAMP) ## pipeline (SQLite) and load-vs-COPY (PostgreSQL at BENCH_PG) b
 bench-match: $(STAMP) ## linkage: demo city (HOUSEHOLDS) + FEBRL link and dedupe vs Splink, medians of 3; var/bench/match.{json,md}
 	$(BIN)/python -m benchmarks.match --out var/bench --households $(HOUSEHOLDS)
 
-bench-leads: $(STAMP) ## visit and declaration leads vs a 100,000-household register (~1 min); var/bench/match_leads.{json,md}
-	$(BIN)/python -m benchmarks.match_leads --out var/bench --households 100000
+bench-leads: $(STAMP) ## visit and declaration leads of the full demo city of HOUSEHOLDS (100000: ~8 min to build, kept); var/bench/match_leads.{json,md}
+	$(BIN)/python -m benchmarks.match_leads --out var/bench --households $(HOUSEHOLDS)
 
 bench-scale: $(STAMP) ## linkage at scale: 1M records vs 1.2M persons (~5 min); var/bench/match_scale.{json,md}
 	$(BIN)/python -m benchmarks.match_scale --out var/bench

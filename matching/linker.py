@@ -16,7 +16,13 @@ Order of evidence, strongest first:
    a link it would take on the name alone while another household's head of its village
    sounds the same goes to review. Records of lead sources (settings ``extra.lead_sources``:
    visits, declarations) with any candidate reach review rather than staying unlinked.
-4. everything else stays ``unlinked``.
+4. ``probabilistic`` for leads the name left in review: every candidate household is
+   weighed again with the lead's reason, date and phone against what the rest of the city
+   holds on it (``matching.evidence``: a member's illness record near a 因病 visit, the
+   household's disaster record, a phone on one household's trusted record); one that
+   stands out above ``extra.lead_evidence.accept`` links, otherwise the record stays in
+   review with its now most likely household.
+5. everything else stays ``unlinked``.
 
 The probabilistic model of a source is trained on all its records, its exact-ID links
 serving as labelled matches (ID digits hidden). This module reads and writes nothing: the
@@ -35,12 +41,20 @@ import numpy as np
 import pandas as pd
 
 from matching.comparators import derive
+from matching.evidence import (
+    TRUSTED,
+    LeadEvidence,
+    LeadEvidenceSettings,
+    lead_dates,
+    resolve_leads,
+    trusted_phones,
+)
 from matching.identity import EXACT_STATUSES
 from matching.model import FellegiSunter
 from matching.probabilistic import link_to_register
 from matching.settings import LinkSettings, load_settings
 
-__all__ = ["LINK_COLUMNS", "NO_REVIEW", "SourceLinks", "link_records"]
+__all__ = ["LINK_COLUMNS", "NO_REVIEW", "SourceLinks", "link_records", "register_places"]
 
 # One row per record: the columns of ``record_link``.
 LINK_COLUMNS = [
@@ -99,6 +113,47 @@ def _name_place_links(records: pd.DataFrame, persons: pd.DataFrame) -> pd.DataFr
     return pd.concat([by_head, by_member], ignore_index=True)
 
 
+_PLACE_SUFFIX = r"(?:街道|社区|镇|乡|村)$"
+
+
+def register_places(records: pd.DataFrame, persons: pd.DataFrame) -> pd.DataFrame:
+    """Township and village as the register spells them, where a record writes them with
+    less detail (杨桥 for 杨桥镇, 柏下 for 柏下村) and that names one register place only;
+    anything else is left as written. Worked on the distinct places, not on every row."""
+    place = [c for c in ("township", "village") if c in records.columns and c in persons.columns]
+    if not place or records.empty:
+        return records
+
+    def short(frame: pd.DataFrame) -> pd.DataFrame:
+        return frame.assign(
+            **{
+                f"_{c}": frame[c].astype("string").str.replace(_PLACE_SUFFIX, "", regex=True)
+                for c in place
+            }
+        )
+
+    keys = [f"_{c}" for c in place]
+    register = short(persons[place].dropna().drop_duplicates())
+    register = register.drop_duplicates(keys, keep=False)  # a short form of two places: none
+    written = records[place].drop_duplicates().dropna()
+    written = written[
+        written.merge(register[place], how="left", indicator=True)["_merge"]
+        .eq("left_only")
+        .to_numpy()
+    ]
+    if written.empty:
+        return records
+    fixed = short(written).merge(register, on=keys, suffixes=("", "_reg"))
+    if fixed.empty:
+        return records
+    spelt = records[place].merge(fixed[[*place, *[f"{c}_reg" for c in place]]], how="left")
+    out = records.copy()
+    for c in place:
+        reg = spelt[f"{c}_reg"].to_numpy()
+        out[c] = np.where(pd.isna(reg), out[c].to_numpy(dtype=object), reg)
+    return out
+
+
 # Excel keeps 15 significant digits: the last three become "000". One such ID in eleven
 # still has a fitting check character and passes as valid.
 _EXCEL_TAIL = "000"
@@ -124,13 +179,17 @@ def link_records(
     decisions: pd.DataFrame | None = None,
     settings: LinkSettings | None = None,
     model: FellegiSunter | None = None,
+    evidence: LeadEvidence | None = None,
 ) -> SourceLinks:
     """Link one source's records to the register: exact ID, name in village, probabilistic.
 
     ``records``: record_key, person_key, id_status, name_norm, the source's place and person
     columns (township, village, birth_date, sex) and optionally id_number (the digits of
-    untrusted IDs; other values are not used). ``model``: a trained model to reuse; without
-    one the model is trained on this source (see ``probabilistic.train_model``).
+    untrusted IDs; other values are not used); a lead source's records may carry reason,
+    phone and their date column (``extra.lead_evidence.date_columns``). ``model``: a trained
+    model to reuse; without one the model is trained on this source (see
+    ``probabilistic.train_model``). ``evidence``: for lead sources, what the rest of the city
+    holds on households (``matching.evidence.LeadEvidence``).
     """
     settings = settings or load_settings("department")
     stats: dict = {"records": len(records)}
@@ -138,6 +197,7 @@ def link_records(
         empty = pd.DataFrame(columns=LINK_COLUMNS)
         return SourceLinks(empty, NO_REVIEW, model, stats=stats)
     t0 = time.perf_counter()
+    records = register_places(records, persons)
     # Joins, not isin/map against the register: those are slow on Arrow-backed strings.
     records = records.merge(persons[["person_key", "household_no"]], on="person_key", how="left")
     if links_by in ("head", "name_place"):
@@ -197,9 +257,14 @@ def link_records(
             model,
             link,
             "person_key",
+            keep_candidates=lead,
         )
         if links_by in ("head", "name_place"):
             found = _sound_alike_heads_to_review(found, records, persons)
+        if lead and result.candidates is not None:
+            found, stats["evidence"] = _weigh_lead_evidence(
+                found, result.candidates, records, out, persons, settings, evidence
+            )
         model = result.model
         review = _decide(source_id, out, found, decisions)
         stats["probabilistic_s"] = round(time.perf_counter() - t0, 3)
@@ -227,6 +292,54 @@ def _sound_alike_heads_to_review(
     found = found.copy()
     found.loc[accepted & found["record_key"].isin(ambiguous), "decision"] = "review"
     return found
+
+
+def _weigh_lead_evidence(
+    found: pd.DataFrame,
+    candidates: pd.DataFrame,
+    records: pd.DataFrame,
+    out: pd.DataFrame,
+    persons: pd.DataFrame,
+    settings: LinkSettings,
+    evidence: LeadEvidence | None,
+) -> tuple[pd.DataFrame, dict]:
+    """Leads in review: their candidate households weighed again with reason, date and
+    phone (``matching.evidence.resolve_leads``); the source's own trusted links add labels
+    and phones to the caller's."""
+    config = LeadEvidenceSettings.from_extra(settings.extra)
+    pending = set(found.loc[found["decision"].eq("review"), "record_key"])
+    if not pending:
+        return found, {"records": 0}
+    t0 = time.perf_counter()
+    cols = ("record_key", "name_norm", "township", "village", "reason", "phone")
+    rec = records[[c for c in cols if c in records.columns]].assign(
+        date=lead_dates(records, config).to_numpy()
+    )
+    evidence = evidence or LeadEvidence()
+    own = out[out["method"].isin(TRUSTED)][["record_key", "household_no"]]
+    labelled = [evidence.labelled] if evidence.labelled is not None else []
+    if "reason" in rec.columns:
+        labelled.append(
+            own.merge(rec[["record_key", "reason", "date"]])[["reason", "date", "household_no"]]
+        )
+    phones = [evidence.phones] if evidence.phones is not None else []
+    phones.append(trusted_phones(rec, out))
+    weighed = LeadEvidence(
+        events=evidence.events,
+        phones=pd.concat(phones, ignore_index=True),
+        labelled=pd.concat(labelled, ignore_index=True) if labelled else None,
+    )
+    resolved, stats = resolve_leads(
+        candidates[candidates["record_key"].isin(pending)],
+        rec[rec["record_key"].isin(pending)],
+        persons,
+        weighed,
+        config,
+        int(persons["household_no"].nunique()),
+    )
+    kept = found[~found["record_key"].isin(set(resolved["record_key"]))]
+    stats["evidence_s"] = round(time.perf_counter() - t0, 3)
+    return pd.concat([kept, resolved[kept.columns]], ignore_index=True), stats
 
 
 def _training_frame(records: pd.DataFrame, trusted: np.ndarray) -> pd.DataFrame:

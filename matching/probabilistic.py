@@ -41,6 +41,9 @@ class LinkResult:
     pairs: pd.DataFrame  # left_row, right_row, match_weight, match_probability
     model: FellegiSunter
     stats: dict = field(default_factory=dict)
+    # With ``keep_candidates`` (many_to_one): every candidate pair of the linked rows, the
+    # probability shared among a row's candidates, before one is kept per row.
+    candidates: pd.DataFrame | None = None
 
 
 # --------------------------------------------------------------------------- blocking
@@ -337,10 +340,7 @@ def assign(pairs: pd.DataFrame, how: str) -> pd.DataFrame:
     if how == "none" or pairs.empty:
         return pairs
     if how == "many_to_one":
-        w = np.clip(pairs["match_weight"].to_numpy(), -60, 60)
-        odds = np.exp2(w)
-        total = pd.Series(odds).groupby(pairs["left_row"].to_numpy()).transform("sum").to_numpy()
-        out = pairs.assign(match_probability=odds / (1.0 + total))
+        out = _shared(pairs)
         best = out.sort_values(["left_row", "match_weight"], ascending=[True, False])
         return best.drop_duplicates("left_row").reset_index(drop=True)
     rest = pairs.sort_values("match_weight", ascending=False, kind="stable")
@@ -356,6 +356,14 @@ def assign(pairs: pd.DataFrame, how: str) -> pd.DataFrame:
     return pd.concat(kept, ignore_index=True).sort_values(["left_row", "right_row"])
 
 
+def _shared(pairs: pd.DataFrame) -> pd.DataFrame:
+    """A row's candidates share one unit of probability: odds / (1 + sum of its odds)."""
+    w = np.clip(pairs["match_weight"].to_numpy(), -60, 60)
+    odds = np.exp2(w)
+    total = pd.Series(odds).groupby(pairs["left_row"].to_numpy()).transform("sum").to_numpy()
+    return pairs.assign(match_probability=odds / (1.0 + total))
+
+
 # --------------------------------------------------------------------------- linking
 
 
@@ -366,12 +374,16 @@ def link_frames(
     model: FellegiSunter | None = None,
     rows: np.ndarray | None = None,
     label_column: str | None = None,
+    keep_candidates: bool = False,
 ) -> LinkResult:
     """Link ``left`` to ``right`` (or dedupe ``left`` when right is None).
 
     Without ``model`` one is trained on all of ``left`` (with labels from ``label_column``
     where given); only the left ``rows`` (default all) are linked. Training on a source's
     whole frame and linking its unresolved rows shares one encoding of both sides.
+    ``keep_candidates`` (many_to_one only) also returns every candidate pair of the linked
+    rows with its shared probability (``LinkResult.candidates``): leads weigh them against
+    more evidence (``matching.evidence``).
     """
     dedupe = right is None or settings.link_type == "dedupe_only"
     left = left.reset_index(drop=True)
@@ -394,7 +406,8 @@ def link_frames(
     t0 = time.perf_counter()
     blocker = _Blocker(sides, settings.blocking_rules, rows)
     timings["block_s"] += time.perf_counter() - t0
-    kept, n_pairs = [], 0
+    kept, n_pairs, every = [], 0, []
+    keep_candidates = keep_candidates and settings.assignment == "many_to_one"
     # Keep what could still matter after assignment (a row's best candidates), not all pairs.
     floor = min(settings.review_threshold, 0.01)
     for start in range(0, len(rows), settings.chunk_rows):
@@ -421,6 +434,8 @@ def link_frames(
         timings["score_s"] += t2 - t1
         if settings.assignment == "many_to_one":
             # A row's candidates are all in its chunk: assign here, keep one pair per row.
+            if keep_candidates:
+                every.append(_shared(chunk))
             chunk = assign(chunk, "many_to_one")
             chunk = chunk[chunk["match_probability"] >= settings.review_threshold]
         kept.append(chunk)
@@ -445,7 +460,10 @@ def link_frames(
     stats |= {"linked_rows": len(rows), "candidate_pairs": n_pairs, "kept_pairs": len(pairs)}
     stats |= {k: round(v, 3) for k, v in timings.items()}
     log.info("linked %d x %d rows: %s", len(rows), len(right), stats)
-    return LinkResult(pairs, model, stats)
+    candidates = None
+    if keep_candidates:
+        candidates = pd.concat(every, ignore_index=True) if every else pairs.iloc[0:0]
+    return LinkResult(pairs, model, stats, candidates)
 
 
 def link_to_register(
@@ -455,9 +473,12 @@ def link_to_register(
     model: FellegiSunter | None = None,
     link: np.ndarray | None = None,
     label_column: str | None = None,
+    keep_candidates: bool = False,
 ) -> tuple[pd.DataFrame, LinkResult]:
     """``link_probabilistic`` with the model and statistics; ``link`` masks the records to
-    link (the others only train the model, with labels from ``label_column``)."""
+    link (the others only train the model, with labels from ``label_column``).
+    ``keep_candidates``: ``LinkResult.candidates`` holds every candidate of the linked
+    records as record_key, person_key, household_no, match_weight, match_probability."""
     settings = settings or load_settings("department")
     empty = pd.DataFrame({c: pd.Series(dtype=object) for c in _SEAM_COLUMNS})
     rows = np.arange(len(records)) if link is None else np.flatnonzero(link)
@@ -465,7 +486,18 @@ def link_to_register(
         return empty, LinkResult(empty, model or FellegiSunter(settings.comparisons))
     records = records.reset_index(drop=True)
     persons = persons.reset_index(drop=True)
-    result = link_frames(records, persons, settings, model, rows, label_column)
+    result = link_frames(records, persons, settings, model, rows, label_column, keep_candidates)
+    if result.candidates is not None:
+        c = result.candidates
+        result.candidates = pd.DataFrame(
+            {
+                "record_key": records["record_key"].to_numpy()[c["left_row"].to_numpy()],
+                "person_key": persons["person_key"].to_numpy()[c["right_row"].to_numpy()],
+                "household_no": persons["household_no"].to_numpy()[c["right_row"].to_numpy()],
+                "match_weight": c["match_weight"].to_numpy(),
+                "match_probability": c["match_probability"].to_numpy(),
+            }
+        )
     pairs = result.pairs
     right = pairs["right_row"].to_numpy()
     out = pd.DataFrame(

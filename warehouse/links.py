@@ -78,7 +78,9 @@ def link_source(
     ``retrain``). ``stats``, where given, receives the linker's counts and seconds by stage;
     ``stats["model"]`` the parameters (JSON) of the model the links were made with."""
     stg = staging_table(spec)
-    extra = [c for c in ("township", "village", "birth_date", "sex") if spec.has(c)]
+    # A lead's reason, date and phone weigh its candidate households (matching.evidence).
+    lead = ("phone", "reason", "visited_on", "applied_at")
+    extra = [c for c in ("township", "village", "birth_date", "sex", *lead) if spec.has(c)]
     cols = [stg.c.record_key, stg.c.person_key, stg.c.id_status, stg.c.name_norm]
     cols += [stg.c[c] for c in extra]
     with engine.connect() as conn:
