@@ -25,6 +25,14 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from connectors.spec import SourceSpec, load_specs
 from matching.comparators import settings_expressions, with_expressions
+from matching.evidence import (
+    TRUSTED,
+    LeadEvidence,
+    LeadEvidenceSettings,
+    evidence_rows,
+    lead_dates,
+    trusted_phones,
+)
 from matching.identity import EXACT_STATUSES
 from matching.linker import LINK_COLUMNS, NO_REVIEW, link_records
 from matching.model import FellegiSunter
@@ -62,6 +70,16 @@ def _identity_numbers(engine: Engine, person_keys: pd.Series) -> pd.DataFrame:
     return pd.DataFrame(found, columns=["person_key", "id_number"])
 
 
+def _linked_columns(spec: SourceSpec) -> list:
+    """The staged columns the linker reads: keys, name, place and person fields, and a
+    lead's reason, date and phone (they weigh its candidate households, matching.evidence)."""
+    stg = staging_table(spec)
+    lead = ("phone", "reason", "visited_on", "applied_at")
+    extra = [c for c in ("township", "village", "birth_date", "sex", *lead) if spec.has(c)]
+    cols = [stg.c.record_key, stg.c.person_key, stg.c.id_status, stg.c.name_norm]
+    return cols + [stg.c[c] for c in extra]
+
+
 def link_source(
     engine: Engine,
     spec: SourceSpec,
@@ -71,18 +89,17 @@ def link_source(
     retrain: bool = False,
     stats: dict | None = None,
     model: FellegiSunter | None = None,
+    evidence: LeadEvidence | None = None,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """(record_link rows, review candidates) for one source; its model is stored and reused.
 
     ``model``: the stored model the caller already loaded (else it is loaded here unless
-    ``retrain``). ``stats``, where given, receives the linker's counts and seconds by stage;
-    ``stats["model"]`` the parameters (JSON) of the model the links were made with."""
+    ``retrain``). ``evidence``: for a lead source, what the rest of the city holds on
+    households (``lead_evidence``). ``stats``, where given, receives the linker's counts and
+    seconds by stage; ``stats["model"]`` the parameters (JSON) of the model the links were
+    made with."""
     stg = staging_table(spec)
-    # A lead's reason, date and phone weigh its candidate households (matching.evidence).
-    lead = ("phone", "reason", "visited_on", "applied_at")
-    extra = [c for c in ("township", "village", "birth_date", "sex", *lead) if spec.has(c)]
-    cols = [stg.c.record_key, stg.c.person_key, stg.c.id_status, stg.c.name_norm]
-    cols += [stg.c[c] for c in extra]
+    cols = _linked_columns(spec)
     with engine.connect() as conn:
         # In key order: the model trained on them must not depend on the order rows were
         # loaded or the backend returns them (SQLite, PostgreSQL, a rerun after a crash).
@@ -108,6 +125,7 @@ def link_source(
         decisions=decisions,
         settings=settings,
         model=model,
+        evidence=evidence,
     )
     if result.trained and result.model is not None:
         save_model(
@@ -185,9 +203,7 @@ def link_candidates(
     send on (to name-in-place and the probabilistic stage), so its blocks and decisions
     are what linking the whole source gives."""
     stg = staging_table(spec)
-    extra = [c for c in ("township", "village", "birth_date", "sex") if spec.has(c)]
-    cols = [stg.c.record_key, stg.c.person_key, stg.c.id_status, stg.c.name_norm]
-    cols += [stg.c[c] for c in extra]
+    cols = _linked_columns(spec)
     query = (
         select(*cols)
         .select_from(stg.outerjoin(DimPerson, DimPerson.person_key == stg.c.person_key))
@@ -217,6 +233,62 @@ def link_candidates(
         if model is not None:
             stats["model"] = _model_json(model)
     return result.links, result.review
+
+
+def lead_evidence(
+    engine: Engine, specs: dict[str, SourceSpec], config: LeadEvidenceSettings, earlier: list[str]
+) -> LeadEvidence:
+    """What the city holds on households, for weighing a lead's candidates: the events of
+    every evidence source (``config.kinds``, as linked and stored) and the phones and
+    labelled reasons of the ``earlier`` lead sources' trusted links."""
+    events = []
+    for kind in config.kinds:
+        if kind.source_id not in specs:
+            continue
+        columns = [c for c in (kind.date, *kind.where, *kind.min, *kind.max) if c]
+        events.append(
+            evidence_rows(kind, *_staged_and_links(engine, specs[kind.source_id], columns))
+        )
+    phones, labelled = [], []
+    for source_id in earlier:
+        spec = specs[source_id]
+        columns = [c for c in ("reason", "phone", *config.date_columns) if spec.has(c)]
+        records, links = _staged_and_links(engine, spec, columns)
+        records = records.assign(date=lead_dates(records, config).to_numpy())
+        phones.append(trusted_phones(records, links))
+        if "reason" in records.columns:
+            own = links[links["method"].isin(TRUSTED)][["record_key", "household_no"]]
+            labelled.append(own.merge(records[["record_key", "reason", "date"]]))
+    return LeadEvidence(
+        events=pd.concat(events, ignore_index=True) if events else None,
+        phones=pd.concat(phones, ignore_index=True) if phones else None,
+        labelled=(
+            pd.concat(labelled, ignore_index=True)[["reason", "date", "household_no"]]
+            if labelled
+            else None
+        ),
+    )
+
+
+def _staged_and_links(
+    engine: Engine, spec: SourceSpec, columns: list[str]
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """A source's staged records (record_key and ``columns``) and its stored links."""
+    stg = staging_table(spec)
+    with engine.connect() as conn:
+        records = read_frame(
+            conn,
+            select(stg.c.record_key, *(stg.c[c] for c in dict.fromkeys(columns))).order_by(
+                stg.c.record_key
+            ),
+        )
+        links = read_frame(
+            conn,
+            select(RecordLink.record_key, RecordLink.household_no, RecordLink.method)
+            .where(RecordLink.source_id == spec.source_id)
+            .order_by(RecordLink.record_key),
+        )
+    return records, links
 
 
 def register_persons(engine: Engine) -> pd.DataFrame:
@@ -262,21 +334,46 @@ def link_all(engine: Engine, *, retrain: bool = False, full: bool = False) -> di
             .order_by(MatchReview.source_id, MatchReview.record_key),
         )
         stored = dict(conn.execute(select(LinkState.source_id, LinkState.inputs_sha256)).all())
-    outcome = {}
+    specs = load_specs()
+    leads = [s for s in settings.extra.get("lead_sources", ()) if s in specs]
+    config = LeadEvidenceSettings.from_extra(settings.extra)
+    outcome: dict[str, str] = {}
+    digests: dict[str, str] = {}  # each source's inputs digest as it stands after this run
     # One source at a time: memory is bounded by the largest source, not the whole city.
-    for spec in load_specs().values():
-        model = None if retrain else load_model(engine, spec.source_id, settings, len(persons))
-        mine = decisions[decisions["source_id"] == spec.source_id]
+    # Leads last, in their settings' order: what other sources say of households (and the
+    # leads before them) weighs their candidates.
+    for source_id in [s for s in specs if s not in leads] + leads:
+        spec = specs[source_id]
+        model = None if retrain else load_model(engine, source_id, settings, len(persons))
+        mine = decisions[decisions["source_id"] == source_id]
         inputs = [register_digest, settings_hash(settings), _frame_digest(mine)]
         inputs.append(_staged_watermark(engine, spec))
+        if source_id in leads:  # its evidence is made of those sources' links
+            said_by = [k.source_id for k in config.kinds] + leads[: leads.index(source_id)]
+            inputs += [digests.get(s, "") for s in said_by]
         digest = _inputs_digest(inputs, model)
         # Training is a function of the same inputs: a source that trained last time finds
         # that model stored now, one that had nothing to train on finds none again.
-        if not (full or retrain) and stored.get(spec.source_id) == digest:
-            outcome[spec.source_id] = "unchanged"
+        if not (full or retrain) and stored.get(source_id) == digest:
+            outcome[source_id] = "unchanged"
+            digests[source_id] = digest
             continue
         stats: dict = {}
-        if model is None and (retrain or _has_candidates(engine, spec)):
+        if source_id in leads:
+            # Small sources, read whole: their own exact-ID links teach the evidence stage.
+            evidence = lead_evidence(engine, specs, config, leads[: leads.index(source_id)])
+            links, review = link_source(
+                engine,
+                spec,
+                persons,
+                decisions,
+                retrain=retrain,
+                stats=stats,
+                model=model,
+                evidence=evidence,
+            )
+            exact_in_sql = False
+        elif model is None and (retrain or _has_candidates(engine, spec)):
             # Training reads the whole source (its exact-ID links are the labels).
             links, review = link_source(
                 engine, spec, persons, decisions, retrain=retrain, stats=stats
@@ -290,7 +387,8 @@ def link_all(engine: Engine, *, retrain: bool = False, full: bool = False) -> di
             "inputs_sha256": _inputs_digest(inputs, stats.get("model")),
         }
         _store_source(engine, spec, links, review, state, exact_in_sql=exact_in_sql)
-        outcome[spec.source_id] = "linked"
+        outcome[source_id] = "linked"
+        digests[source_id] = state["inputs_sha256"]
     log.info(
         "linking: %d sources linked, %d unchanged",
         sum(v == "linked" for v in outcome.values()),
