@@ -86,6 +86,7 @@ object_types: {sudden_rules: []}
 authorisation:
   source: xczx_authorisation
   asset_scope: [全部]
+  gated_sources: {gongan_vehicle: [车辆]}
   valid_status: [有效]
   pending_label: 待授权
 low_income:
@@ -95,6 +96,13 @@ low_income:
   edge_tag: 低保边缘
   rigid_tag: 刚性支出困难
 accident: {sources: [gongan_accident], injuries: [死亡], min_loss: 1}
+rolling_income:
+  enabled: false
+  source: renshe_employment
+  months: 12
+  min_months: 6
+  no_wage_status: [登记失业]
+industry: {sources: [declarations], reasons: [因产业失败]}
 """
 
 

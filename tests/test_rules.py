@@ -755,4 +755,5 @@ def test_registry_order_is_fixed():
         "rule_leads",
         "rule_assets",
         "rule_accident",
+        "rule_industry",
     ]

@@ -1,12 +1,14 @@
 """Asset checks (A-): a vehicle, a company, a public payroll, several properties. Flags to
-verify eligibility, shown on the monitoring list, never a risk. Only households with a
-valid signed authorisation (承诺授权书, ``authorised_households``) are checked: data may
+verify eligibility, shown on the monitoring list, never a risk. These sources are the data
+beyond the monitoring sources: a household's rows of each are read only under a valid
+signed authorisation (承诺授权书) covering that source (``authorised_sources``): data may
 be queried only with the household's authorisation (domain.md).
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import re
 
 import pandas as pd
 
@@ -14,33 +16,77 @@ from warehouse.rules.config import RuleSet
 from warehouse.rules.evidence import _signals
 from warehouse.rules.inputs import RuleInputs
 
-__all__ = ["authorised_households", "rule_assets"]
+__all__ = ["ASSET_RULES", "authorised_households", "authorised_sources", "rule_assets"]
+
+# The asset check each gated source feeds.
+ASSET_RULES = {
+    "gongan_vehicle": "A-VEHICLE",
+    "scjg_business": "A-COMPANY",
+    "caizheng_payroll": "A-PAYROLL",
+    "bdc_property": "A-PROPERTY",
+}
 
 
-def authorised_households(inputs: RuleInputs, rules: RuleSet, as_of: dt.date) -> pd.Index:
-    """Households with an authorisation valid on the run date whose scope covers assets."""
+def authorised_sources(inputs: RuleInputs, rules: RuleSet, as_of: dt.date) -> pd.DataFrame:
+    """(household_no, source_id): the gated sources a valid authorisation covers on the run
+    date. Valid: signed on or before it, not expired, in a valid status; it covers a source
+    when its scope names one of ``asset_scope`` (every gated source) or one of the words
+    listed for that source in ``gated_sources``."""
     cfg = rules["authorisation"]
     auth = inputs.linked(cfg["source"])
     day = pd.Timestamp(as_of)
-    scope = "|".join(cfg["asset_scope"])
     until = pd.to_datetime(auth["valid_until"])
-    valid = (
+    valid = auth[
         (pd.to_datetime(auth["signed_on"]) <= day)
         & (until.isna() | (until >= day))
         & auth["auth_status"].fillna(cfg["valid_status"][0]).isin(cfg["valid_status"])
-        & auth["scope"].fillna("").str.contains(scope, regex=True)
+        & auth["household_no"].notna()
+    ]
+    scope = valid["scope"].fillna("").astype(str)
+    everything = scope.str.contains("|".join(map(re.escape, cfg["asset_scope"])), regex=True)
+    parts = []
+    for source_id, words in cfg["gated_sources"].items():
+        pattern = "|".join(map(re.escape, [*cfg["asset_scope"], *words]))
+        covered = everything | scope.str.contains(pattern, regex=True)
+        parts.append(
+            pd.DataFrame(
+                {"household_no": valid.loc[covered, "household_no"], "source_id": source_id}
+            )
+        )
+    return (
+        pd.concat(parts, ignore_index=True)
+        .drop_duplicates()
+        .sort_values(["household_no", "source_id"])
+        .reset_index(drop=True)
     )
-    return pd.Index(auth.loc[valid, "household_no"].dropna().unique())
+
+
+def authorised_households(
+    inputs: RuleInputs, rules: RuleSet, as_of: dt.date, source_id: str | None = None
+) -> pd.Index:
+    """Households whose authorisation covers ``source_id`` on the run date (None: covers
+    every gated source)."""
+    pairs = authorised_sources(inputs, rules, as_of)
+    if source_id is not None:
+        return pd.Index(pairs.loc[pairs["source_id"].eq(source_id), "household_no"].unique())
+    gated = len(rules["authorisation"]["gated_sources"])
+    count = pairs.groupby("household_no")["source_id"].nunique()
+    return pd.Index(count[count == gated].index)
 
 
 def rule_assets(inputs: RuleInputs, rules: RuleSet, as_of: dt.date) -> list[pd.DataFrame]:
-    """Asset checks of the authorised households: flags to verify eligibility."""
+    """Asset checks of the authorised households: flags to verify eligibility. A gated
+    source's rows are read only for the households whose authorisation covers it."""
     cfg = rules["assets"]
-    authorised = authorised_households(inputs, rules, as_of)
+    pairs = authorised_sources(inputs, rules, as_of)
+    gated = rules["authorisation"]["gated_sources"]
 
     def linked(source_id: str) -> pd.DataFrame:
         rows = inputs.linked(source_id)
-        return rows[rows["household_no"].isin(authorised)]
+        if source_id not in gated:
+            return rows
+        covered = pairs.loc[pairs["source_id"].eq(source_id), "household_no"]
+        return rows[rows["household_no"].isin(covered)]
 
     cars = linked("gongan_vehicle")
     cars = cars[

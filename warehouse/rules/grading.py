@@ -14,7 +14,7 @@ import pandas as pd
 
 from warehouse.models import HouseholdFlag
 from warehouse.rules.accident import rule_accident
-from warehouse.rules.assets import authorised_households, rule_assets
+from warehouse.rules.assets import ASSET_RULES, authorised_sources, rule_assets
 from warehouse.rules.assistance import rule_assist
 from warehouse.rules.config import RuleSet
 from warehouse.rules.education import rule_school
@@ -22,12 +22,15 @@ from warehouse.rules.evidence import SIGNAL_COLUMNS
 from warehouse.rules.health import rule_disability, rule_medical, rule_medins
 from warehouse.rules.home import rule_disaster, rule_housing, rule_water
 from warehouse.rules.income import rule_income, rule_rigid
-from warehouse.rules.inputs import RuleInputs, _income
+from warehouse.rules.industry import rule_industry
+from warehouse.rules.inputs import RuleInputs
 from warehouse.rules.leads import rule_leads
+from warehouse.rules.rolling import income_by_year
 from warehouse.rules.work import rule_labour, rule_work
 
 __all__ = [
     "RULES",
+    "asset_check",
     "compute_signals",
     "flag_households",
     "income_position",
@@ -54,6 +57,7 @@ RULES = (
     rule_leads,
     rule_assets,
     rule_accident,
+    rule_industry,
 )
 
 
@@ -96,11 +100,14 @@ OBJECT, GAP_REFERRAL, VERIFY, LEAD = "object", "gap_referral", "verify", "lead"
 EDGE, UNSTABLE, SUDDEN = "边缘易致贫户", "脱贫不稳定户", "突发严重困难户"
 
 
-def income_position(inputs: RuleInputs, rules: RuleSet, households: pd.Index) -> pd.Series:
+def income_position(
+    inputs: RuleInputs, rules: RuleSet, households: pd.Index, as_of: dt.date
+) -> pd.Series:
     """below / near (under line x (1 + near_line_margin)) / above / unknown, per household,
-    from its latest income year's per-capita income and that year's line."""
+    from its latest income year's per-capita income (the rolling window's where monthly
+    wages allow) and that year's line."""
     income = (
-        _income(inputs, rules)
+        income_by_year(inputs, rules, as_of)
         .dropna(subset=["income_pc"])
         .sort_values("year")
         .drop_duplicates("household_no", keep="last")
@@ -155,7 +162,7 @@ def low_income_tags(
     and 刚性支出困难家庭 (rigid costs above income: R-RIGID)."""
     cfg = rules["low_income"]
     income = (
-        _income(inputs, rules)
+        income_by_year(inputs, rules, as_of)
         .dropna(subset=["income_pc"])
         .sort_values("year")
         .drop_duplicates("household_no", keep="last")
@@ -182,6 +189,28 @@ def low_income_tags(
         ],
         ignore_index=True,
     )
+
+
+def asset_check(found: pd.Series, covered: pd.DataFrame, rules: RuleSet) -> pd.Series:
+    """The list's asset column per household (``found``: the checks that found something,
+    ';'-joined, indexed by household): asset data only under the household's signed
+    authorisation. No gated source covered: the pending label alone; some covered: what
+    they found, then the pending label naming the checks still waiting for one."""
+    pending = rules["authorisation"]["pending_label"]
+    gated = list(rules["authorisation"]["gated_sources"])
+    labels = {s: rules.label(ASSET_RULES.get(s, s)) for s in gated}
+    out = found.astype(object).copy()
+    have = covered.groupby("household_no")["source_id"].agg(set)
+    for household in found.index:
+        mine = have.get(household, set())
+        if not mine:
+            out[household] = pending
+            continue
+        waiting = [labels[s] for s in gated if s not in mine]
+        if waiting:
+            note = f"{pending}（{'、'.join(waiting)}）"
+            out[household] = note if pd.isna(found[household]) else f"{found[household]};{note}"
+    return out
 
 
 def _lead_label(signals: pd.DataFrame) -> pd.Series:
@@ -253,7 +282,7 @@ def flag_households(
         .drop_duplicates("household_no", keep="last")
         .set_index("household_no")
     )
-    position = income_position(inputs, rules, households)
+    position = income_position(inputs, rules, households, as_of)
     sudden = is_risk & sig["rule_id"].isin(rules["object_types"]["sudden_rules"]) & ~gap
     typed = object_types(
         position,
@@ -300,10 +329,8 @@ def flag_households(
         .groupby("household_no")["label"]
         .agg(";".join)
     )
-    # Asset data only with the household's signed authorisation; without it, say so.
-    authorised = households.isin(authorised_households(inputs, rules, as_of))
-    flags["asset_check"] = asset_labels.reindex(households).where(
-        authorised, rules["authorisation"]["pending_label"]
+    flags["asset_check"] = asset_check(
+        asset_labels.reindex(households), authorised_sources(inputs, rules, as_of), rules
     )
     flags["lead_date"] = pd.to_datetime(flags["lead_date"]).dt.date
     flags = flags.reset_index().rename(columns={"index": "household_no"})
