@@ -302,9 +302,31 @@ def test_an_authorisation_covers_only_the_sources_its_scope_names():
         ("all", "A-PAYROLL"),
         ("all", "A-PROPERTY"),
         ("all", "A-VEHICLE"),
+        ("cars_only", "A-PENDING"),
         ("cars_only", "A-VEHICLE"),
+        ("none", "A-PENDING"),
+        ("property_only", "A-PENDING"),
         ("property_only", "A-PROPERTY"),
     ]
+    # The notice names the checks waiting for an authorisation, never their data, and
+    # comes last among the household's signals.
+    notice = sig[sig["rule_id"] == "A-PENDING"].set_index("household_no")
+    assert notice.loc["cars_only", "evidence"] == (
+        "待签署授权：企业法定代表人、多处不动产、财政供养人员"
+        "（现有承诺授权书在核查日无效或范围不含这些核查）"
+    )
+    assert notice.loc["none", "evidence"] == (
+        "待签署授权：名下有车辆、企业法定代表人、多处不动产、财政供养人员"
+        "（现有承诺授权书在核查日无效或范围不含这些核查）"
+    )
+    assert set(notice["source_id"]) == {"xczx_authorisation"}
+    assert set(notice["risk_type"]) == {"待签署授权"} and notice["risk_code"].isna().all()
+    assert sig.groupby("household_no")["rule_id"].last().to_dict() == {
+        "all": "R-INCOME",
+        "cars_only": "A-PENDING",
+        "none": "A-PENDING",
+        "property_only": "A-PENDING",
+    }
     flags = flag_households(sig, RULES, inputs, AS_OF).set_index("household_no")
     assert flags.loc["all", "asset_check"] == "名下有车辆;财政供养人员;多处不动产"
     assert flags.loc["cars_only", "asset_check"] == (
@@ -314,3 +336,30 @@ def test_an_authorisation_covers_only_the_sources_its_scope_names():
         "多处不动产;待签署授权（名下有车辆、企业法定代表人、财政供养人员）"
     )
     assert flags.loc["none", "asset_check"] == "待签署授权"
+
+
+def test_no_authorisation_at_all_and_no_notice_without_a_risk_lead_or_watch():
+    frames = {
+        "nync_income": frame([annual("poor", 2026, 7000.0, 9000.0)]),
+        "gongan_vehicle": frame(
+            [
+                {"household_no": hh, "vehicle_type": "小型轿车", "vehicle_status": "正常"}
+                for hh in ("poor", "rich")
+            ]
+        ),
+        "minzheng_assistance": frame(
+            [{"household_no": "tagged", "category": "城乡低保", "approval_date": "2026-06-01"}]
+        ),
+    }
+    sig = compute_signals(RuleInputs(frames=frames), RULES, AS_OF)
+    # A tag alone (兜底保障) or an asset alone is not listed: no notice for them.
+    assert list(zip(sig["household_no"], sig["rule_id"], strict=True)) == [
+        ("poor", "R-INCOME"),
+        ("poor", "A-PENDING"),
+        ("tagged", "R-ASSIST"),
+    ]
+    notice = sig[sig["rule_id"] == "A-PENDING"].iloc[0]
+    assert notice["evidence"] == (
+        "待签署授权：名下有车辆、企业法定代表人、多处不动产、财政供养人员（尚无承诺授权书）"
+    )
+    assert pd.isna(notice["load_id"]) and pd.isna(notice["row_number"])

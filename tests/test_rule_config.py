@@ -264,6 +264,10 @@ def test_minimal_custom_file_loads_and_drives_the_rules(tmp_path):
     signals = compute_signals(
         RuleInputs(frames={"nync_income": income}), rules, dt.date(2026, 11, 30)
     )
+    # Each with the notice that its vehicle check waits for an authorisation (none given).
+    notice = signals[signals["rule_id"] == "A-PENDING"]
+    assert notice["evidence"].tolist() == ["待授权：A-VEHICLE（尚无承诺授权书）"] * 2  # no label
+    signals = signals[signals["rule_id"] != "A-PENDING"]
     found = dict(zip(signals["household_no"], signals["rule_id"], strict=True))
     assert found == {"below": "R-INCOME", "near": "W-NEAR-LINE"}  # line 6000, margin 20%
     assert signals.loc[signals["rule_id"] == "R-INCOME", "risk_type"].item() == "收入低"

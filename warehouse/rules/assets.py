@@ -16,7 +16,17 @@ from warehouse.rules.config import RuleSet
 from warehouse.rules.evidence import _signals
 from warehouse.rules.inputs import RuleInputs
 
-__all__ = ["ASSET_RULES", "authorised_households", "authorised_sources", "rule_assets"]
+__all__ = [
+    "ASSET_RULES",
+    "PENDING_RULE",
+    "authorised_households",
+    "authorised_sources",
+    "pending_authorisation",
+    "rule_assets",
+]
+
+# The signal saying which asset checks wait for the household's signed authorisation.
+PENDING_RULE = "A-PENDING"
 
 # The asset check each gated source feeds.
 ASSET_RULES = {
@@ -131,3 +141,46 @@ def rule_assets(inputs: RuleInputs, rules: RuleSet, as_of: dt.date) -> list[pd.D
             "现势不动产 " + count[props.index].astype(str) + " 处",
         ),
     ]
+
+
+def pending_authorisation(
+    inputs: RuleInputs, rules: RuleSet, as_of: dt.date, households: pd.Index
+) -> pd.DataFrame:
+    """One A-PENDING signal per household of ``households`` (those with a risk, a lead or
+    a watch signal) whose authorisation does not cover every gated source on the run date:
+    the evidence names the checks waiting for it (待签署授权), never their data. It points
+    at the household's latest authorisation row when there is one (expired, withdrawn or
+    of a narrower scope)."""
+    cfg = rules["authorisation"]
+    gated = list(cfg["gated_sources"])
+    covered = authorised_sources(inputs, rules, as_of)
+    have = covered.groupby("household_no")["source_id"].agg(frozenset)
+    waiting = pd.Series(
+        {
+            household: [rules.label(ASSET_RULES.get(s, s)) for s in gated if s not in mine]
+            for household in households
+            for mine in [have.get(household, frozenset())]
+        },
+        dtype=object,
+    )
+    waiting = waiting[waiting.map(len) > 0]
+    if waiting.empty:
+        return _signals(
+            inputs.linked(cfg["source"]).iloc[0:0], PENDING_RULE, None, None, pd.Series()
+        )
+    auth = inputs.linked(cfg["source"])
+    auth = auth[auth["household_no"].isin(waiting.index)]
+    latest = auth.assign(
+        signed=pd.to_datetime(auth["signed_on"]), rank=range(len(auth))
+    ).sort_values(["signed", "load_id", "row_number", "rank"], na_position="first")
+    latest = latest.drop_duplicates("household_no", keep="last").set_index("household_no")
+    rows = pd.DataFrame({"household_no": waiting.index}).assign(source_id=cfg["source"])
+    for col in ("load_id", "row_number", "record_key"):
+        rows[col] = rows["household_no"].map(latest[col]) if len(latest) else None
+    checks = waiting.map("、".join).reindex(rows["household_no"]).to_numpy()
+    has_row = rows["household_no"].isin(latest.index).to_numpy()
+    why = pd.Series(
+        ["现有承诺授权书在核查日无效或范围不含这些核查" if h else "尚无承诺授权书" for h in has_row]
+    )
+    evidence = cfg["pending_label"] + "：" + pd.Series(checks) + "（" + why + "）"
+    return _signals(rows, PENDING_RULE, None, None, evidence)

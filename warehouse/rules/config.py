@@ -56,6 +56,7 @@ RULE_IDS = (
     "A-PROPERTY",
     "R-ACCIDENT",
     "R-INDUSTRY",
+    "A-PENDING",
 )
 
 

@@ -14,7 +14,13 @@ import pandas as pd
 
 from warehouse.models import HouseholdFlag
 from warehouse.rules.accident import rule_accident
-from warehouse.rules.assets import ASSET_RULES, authorised_sources, rule_assets
+from warehouse.rules.assets import (
+    ASSET_RULES,
+    PENDING_RULE,
+    authorised_sources,
+    pending_authorisation,
+    rule_assets,
+)
 from warehouse.rules.assistance import rule_assist
 from warehouse.rules.config import RuleSet
 from warehouse.rules.education import rule_school
@@ -71,6 +77,16 @@ def compute_signals(inputs: RuleInputs, rules: RuleSet, as_of: dt.date) -> pd.Da
     columns = [*SIGNAL_COLUMNS, "gap", "risk_code", "risk_type"]
     if not parts:
         return pd.DataFrame(columns=columns)
+    # Households with a risk, a lead or a watch signal: which asset checks wait for their
+    # signed authorisation (A-PENDING), shown wherever their signals are.
+    raised = pd.concat([p[["household_no", "rule_id"]] for p in parts], ignore_index=True)
+    listed = raised.loc[
+        ~raised["rule_id"].str.startswith("A-") & ~raised["rule_id"].isin(list(rules["tags"])),
+        "household_no",
+    ]
+    pending = pending_authorisation(inputs, rules, as_of, pd.Index(listed.dropna().unique()))
+    if len(pending):
+        parts.append(pending)
     signals = pd.concat(parts, ignore_index=True)[[*SIGNAL_COLUMNS, "gap", "risk_code"]]
     by_rule = signals["rule_id"].map(rules["risk_of_rule"])
     signals["risk_code"] = signals["risk_code"].astype(object).fillna(by_rule)
@@ -85,9 +101,13 @@ def compute_signals(inputs: RuleInputs, rules: RuleSet, as_of: dt.date) -> pd.Da
         .fillna(signals["rule_id"].map(rules.label))
     )
     signals["gap"] = signals["gap"].astype(bool) | signals["rule_id"].isin(rules["gap_rules"])
+    # The authorisation notice last in its household: the numbers of the other signals
+    # do not depend on it.
     return (
-        signals[columns]
-        .sort_values(["household_no", "rule_id", "source_id", "load_id", "row_number"])
+        signals.assign(notice=signals["rule_id"].eq(PENDING_RULE))
+        .sort_values(["household_no", "notice", "rule_id", "source_id", "load_id", "row_number"])[
+            columns
+        ]
         .reset_index(drop=True)
     )
 
@@ -240,7 +260,7 @@ def flag_households(
         return pd.DataFrame(columns=columns)
     is_asset = signals["rule_id"].str.startswith("A-")
     is_tag = signals["rule_id"].isin(list(rules["tags"]))
-    assets, tags = signals[is_asset], signals[is_tag]
+    assets, tags = signals[is_asset & signals["rule_id"].ne(PENDING_RULE)], signals[is_tag]
     sig = signals[~is_asset & ~is_tag].copy()
     if sig.empty:
         return pd.DataFrame(columns=columns)
