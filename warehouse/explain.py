@@ -146,7 +146,8 @@ def _known(value) -> bool:
 
 
 def _signal_line(s) -> str:
-    where = f"{s.source_id}/{s.file_name} 第{s.row_number}行" if s.file_name else s.source_id
+    row = f" 第{int(s.row_number)}行" if _known(s.row_number) else ""
+    where = f"{s.source_id}/{s.file_name}{row}" if s.file_name else s.source_id
     department = getattr(s, "department", None)  # the evidence mart names it
     where = f"{department} {where}" if department else where
     crossed = (

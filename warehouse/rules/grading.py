@@ -101,6 +101,10 @@ def compute_signals(inputs: RuleInputs, rules: RuleSet, as_of: dt.date) -> pd.Da
         .fillna(signals["rule_id"].map(rules.label))
     )
     signals["gap"] = signals["gap"].astype(bool) | signals["rule_id"].isin(rules["gap_rules"])
+    # Integers, blank where a signal has no row (the notice of a household without an
+    # authorisation): never floats, which PostgreSQL's COPY refuses for integer columns.
+    for col in ("load_id", "row_number"):
+        signals[col] = pd.to_numeric(signals[col]).astype("Int64")
     # The authorisation notice last in its household: the numbers of the other signals
     # do not depend on it.
     return (

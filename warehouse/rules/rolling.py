@@ -50,19 +50,14 @@ def rolling_wages(inputs: RuleInputs, rules: RuleSet, as_of: dt.date) -> pd.Data
     no_wage = rows["employment_status"].isin(cfg["no_wage_status"])
     rows["known"] = rows["monthly_wage"].notna() | no_wage
     rows["amount"] = rows["monthly_wage"].fillna(0.0).where(rows["known"], 0.0)
+    # Which months each member knows, as bits (month ``back`` is bit ``back``; one row per
+    # member and month, so the sum is the bit set).
+    rows["bit"] = np.left_shift(1, rows["back"].astype(np.int64)).where(rows["known"], 0)
     person = rows.groupby("person_key").agg(
         household_no=("household_no", "last"),
         known=("known", "sum"),
         total=("amount", "sum"),
-    )
-    # Which months each member is missing (back 0..months-1), for the evidence.
-    known = (
-        rows[rows["known"]]
-        .assign(one=True)
-        .pivot_table(index="person_key", columns="back", values="one", aggfunc="any")
-        .reindex(index=person.index, columns=range(months))
-        .fillna(False)
-        .astype(bool)
+        bits=("bit", "sum"),
     )
     person["wage"] = person["total"] * months / person["known"].where(person["known"] > 0)
     person["short"] = person["known"] < cfg["min_months"]
@@ -72,7 +67,15 @@ def rolling_wages(inputs: RuleInputs, rules: RuleSet, as_of: dt.date) -> pd.Data
         members=("known", "size"),
         least=("known", "min"),
     )
-    missing = (~known).groupby(person["household_no"]).any().reindex(house.index)
+    # A month is missing for the household when any member with rows lacks it.
+    missing = {
+        b: np.bitwise_and(person["bits"], 1 << b)
+        .eq(0)
+        .groupby(person["household_no"])
+        .any()
+        .reindex(house.index)
+        for b in range(months)
+    }
 
     end = pd.Period(as_of, freq="M")
     label = [(end - b).strftime("%Y-%m") for b in range(months)]
