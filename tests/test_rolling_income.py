@@ -363,3 +363,15 @@ def test_no_authorisation_at_all_and_no_notice_without_a_risk_lead_or_watch():
         "待签署授权：名下有车辆、企业法定代表人、多处不动产、财政供养人员（尚无承诺授权书）"
     )
     assert pd.isna(notice["load_id"]) and pd.isna(notice["row_number"])
+
+
+def test_without_a_household_size_the_annual_row_stands():
+    row = {**annual("nosize", 2026, 0.0, 0.0), "members": None, "income_net": 0.0}
+    frames = {
+        "renshe_employment": employment(months("nosize", "n1", [W] * 12, [800.0] * 12)),
+        "nync_income": frame([row]),
+    }
+    inc = income_by_year(RuleInputs(frames=frames), RULES, AS_OF)
+    assert inc[["household_no", "year", "income_pc", "period"]].to_dict("records") == [
+        {"household_no": "nosize", "year": 2026, "income_pc": 0.0, "period": "2026年"}
+    ]

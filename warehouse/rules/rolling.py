@@ -147,6 +147,10 @@ def income_by_year(inputs: RuleInputs, rules: RuleSet, as_of: dt.date) -> pd.Dat
         members = rolled["members"].where(
             rolled["members"] > 0, rolled["income_net"] / rolled["income_pc"]
         )
+        # No household size to divide by (no 家庭人口, no income to derive it from): the
+        # annual row stands as delivered.
+        sized = np.isfinite(members.astype(float)) & (members > 0)
+        rolled, annual_wage, members = rolled[sized], annual_wage[sized], members[sized]
         change = rolled["wage"] - annual_wage
         rolled["income_net"] = rolled["income_net"] + change
         rolled["income_pc"] = rolled["income_pc"] + change / members
