@@ -230,7 +230,8 @@ def test_asset_checks_only_with_a_signed_authorisation(policy_run):
     table = policy_run["table"]
     # The flagged households of the list (open cases no longer flagged are not checked).
     mart = table(
-        "SELECT household_no, asset_check FROM mart_monitoring_list WHERE household_no IN "
+        "SELECT household_no, asset_check, evidence_count FROM mart_monitoring_list "
+        "WHERE household_no IN "
         f"(SELECT household_no FROM household_flag WHERE as_of = '{AS_OF}')"
     )
     auth = table(
