@@ -146,7 +146,38 @@ def incomes(
         out[f"expense_{tag}"] = np.round(bus * rng.uniform(0.2, 0.6, n)).astype(np.int64)
         out[f"total_{tag}"] = total
         out[f"pc_{tag}"] = np.round(total / size).astype(np.int64)
+    _monthly_wages_match(city, f, out)
     f.income = pd.DataFrame(out)
+
+
+def _monthly_wages_match(city: City, f: Facts, out: dict[str, np.ndarray]) -> None:
+    """This year's 工资性收入 is what 人社 paid the household's tracked members over the 12
+    months to the run date (the rolling window the pipeline sums): their monthly wages are
+    scaled, per household, to the household's wage; a household whose tracked members
+    earned nothing has no wage income (its share goes to transfers; the total stays).
+    Cents are exact: the rounding remainder goes to the household's first paid month."""
+    emp = f.employment
+    if emp is None or not len(emp.pidx):
+        return
+    n = len(city.hh)
+    ehh = city.persons["hh"].to_numpy()[emp.pidx]
+    paid = ~np.isnan(emp.wage)
+    raw = np.nan_to_num(emp.wage) * 100
+    per_hh = np.bincount(ehh, weights=raw.sum(axis=1), minlength=n)
+    tracked = np.bincount(ehh, minlength=n) > 0
+    wage = out["wage_cur"]
+    idle = tracked & (per_hh <= 0)
+    out["transfer_cur"] = out["transfer_cur"] + np.where(idle, wage, 0)
+    wage = np.where(idle, 0, wage)
+    out["wage_cur"] = wage
+    factor = np.where(per_hh > 0, wage / np.where(per_hh > 0, per_hh, 1), 0.0)
+    cents = np.where(paid, np.round(raw * factor[ehh][:, None]), 0).astype(np.int64)
+    short = wage - np.bincount(ehh, weights=cents.sum(axis=1), minlength=n).astype(np.int64)
+    # The first paid cell of each household (row-major) takes the remainder.
+    rows, cols = np.nonzero(paid)
+    first_hh, first = np.unique(ehh[rows], return_index=True)
+    cents[rows[first], cols[first]] += short[first_hh]
+    emp.wage = np.where(paid, cents / 100, np.nan)
 
 
 def _final_self(f: Facts) -> np.ndarray:

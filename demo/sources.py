@@ -589,7 +589,7 @@ def renshe_employment(ctx: Ctx) -> Iterator[OutFile]:
         st = e.status[:, i]
         wage = e.wage[:, i]
         paid = ~np.isnan(wage)
-        cents = np.where(paid, np.nan_to_num(wage) * 100, 0).astype(np.int64)
+        cents = np.where(paid, np.round(np.nan_to_num(wage) * 100), 0).astype(np.int64)
         unemp = np.where(st == UNEMPLOYED, e.unemp_date, np.datetime64("NaT"))
         data = {
             "姓名": names,
@@ -1205,6 +1205,68 @@ def gongan_accident(ctx: Ctx) -> Iterator[OutFile]:
     )
 
 
+def yingji_accident(ctx: Ctx) -> Iterator[OutFile]:
+    """Work-safety accidents (应急管理局 安全生产事故伤亡人员): some households planted with
+    a risk and still waiting for a decision have a member killed or seriously injured at
+    work this year (因意外事故); clean households appear only with minor injuries, or with
+    an accident older than the window. No loss column: the loss is the workplace's."""
+    rng = ctx.rng("yingji_accident")
+    n = len(ctx.hh_no)
+    planted = ctx.planted_hh if ctx.planted_hh is not None else np.zeros(n, dtype=bool)
+    decided = np.zeros(n, dtype=bool)
+    if ctx.decisions is not None and len(ctx.decisions):
+        decided[ctx.decisions["hh"].to_numpy()] = True
+    serious = np.flatnonzero(planted & ~decided & (rng.random(n) < 0.1))
+    clean = np.flatnonzero(~planted & (rng.random(n) < 0.005))
+    minor, old = clean[: len(clean) // 2], clean[len(clean) // 2 :]
+    hh = np.concatenate([serious, minor, old])
+    if not len(hh):
+        return
+    k_s, k_m, k_o = len(serious), len(minor), len(old)
+    day = ctx.periods.day
+    days_ago = np.concatenate(
+        [rng.integers(5, 300, k_s), rng.integers(5, 300, k_m), rng.integers(400, 700, k_o)]
+    )
+    injury = np.concatenate(
+        [
+            rng.choice(np.array(["死亡", "重伤"], dtype=object), k_s),
+            np.full(k_m, "轻伤", dtype=object),
+            np.full(k_o, "重伤", dtype=object),
+        ]
+    )
+    kinds = np.array(["工矿商贸", "建筑施工", "火灾", "道路运输"], dtype=object)
+    places = np.array(
+        ["新余钢铁有限公司", "某建筑工程有限公司", "某陶瓷厂", "某物流公司"], dtype=object
+    )
+    pick = rng.integers(0, len(kinds), len(hh))
+    order = np.argsort(days_ago, kind="stable")[::-1]  # oldest first
+    hh, days_ago, injury, pick = hh[order], days_ago[order], injury[order], pick[order]
+    head = ctx.head[hh]
+    ids, names, _, _ = ctx.people(head)
+    ym = str(day.astype("datetime64[M]")).replace("-", "")
+    data = {
+        "事故编号": np.array([f"AQ{ym}{i:04d}" for i in range(len(hh))], dtype=object),
+        "事故类别": kinds[pick],
+        "发生日期": fmt_dates(day - days_ago.astype("timedelta64[D]")),
+        "事故单位": places[pick],
+        "伤亡人员姓名": names,
+        "身份证号码": ids,
+        "伤亡程度": injury,
+        "户籍乡镇": ctx.township[hh],
+        "户籍村": ctx.village[hh],
+    }
+    yield _csv(
+        "yingji_accident",
+        f"安全生产事故伤亡人员_{ym}.csv",
+        make_frame(data, head, hh),
+        list(data),
+        rng,
+        U8,
+        ym,
+        quirky_header=False,
+    )
+
+
 SOURCES: tuple[tuple[str, Callable[[Ctx], Iterator[OutFile]]], ...] = (
     ("gongan_hukou", gongan_hukou),
     ("xczx_registry", xczx_registry),
@@ -1229,4 +1291,5 @@ SOURCES: tuple[tuple[str, Callable[[Ctx], Iterator[OutFile]]], ...] = (
     ("county_decisions", county_decisions),
     ("xczx_authorisation", xczx_authorisation),
     ("gongan_accident", gongan_accident),
+    ("yingji_accident", yingji_accident),
 )

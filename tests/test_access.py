@@ -48,6 +48,12 @@ def _evidence_row(household_no: str, county: str, signal_no: int) -> dict:
         "risk_code": "01",
         "risk_type": "因病",
         "evidence": "12个月医疗自付 25000 元",
+        "source_id": "yibao_settlement",
+        "department": "医疗保障局",
+        "file_name": "结算明细_202611.jsonl",
+        "row_number": signal_no * 10,
+        "value": 25000.0,
+        "threshold": 20000.0,
         "as_of": AS_OF,
     }
 
@@ -72,12 +78,15 @@ def _mart_row(household_no: str, county: str) -> dict:
         "county": county,
         "head_name": "张三",
         "head_id_masked": "360502********123X",
-        "object_type": "监测对象",
+        "object_type": "边缘易致贫户",
+        "list_category": "object",
         "risk_types": "因病",
+        "risk_codes": "01",
         "grade": "red",
+        "asset_check": "待签署授权",
         "first_flagged_at": AS_OF,
         "evidence_count": 1,
-        "status": "pending",
+        "status": "lead",
         "as_of": AS_OF,
     }
 
@@ -184,6 +193,16 @@ def connected_as(postgres_url: str, role: str):
         engine.dispose()
 
 
+@contextmanager
+def admin_engine(postgres_url: str):
+    engine = create_engine(postgres_url)
+    try:
+        with engine.connect() as conn:
+            yield conn
+    finally:
+        engine.dispose()
+
+
 def _can_select(postgres_url: str, role: str, table: str) -> bool:
     with connected_as(postgres_url, role) as conn:
         try:
@@ -252,6 +271,42 @@ def test_officer_without_a_county_or_as_the_group_sees_nothing(warehouse, postgr
         # Acting as the bare group role: no registered county, so no rows (fails closed).
         conn.exec_driver_sql("SET ROLE county_officer")
         assert conn.exec_driver_sql("SELECT * FROM mart_monitoring_list").all() == []
+
+
+def test_an_officer_explains_a_household_of_their_county_from_the_marts_only(
+    warehouse, postgres_url, logins
+):
+    from warehouse.explain import explain_household
+
+    officer = logins(county=YUSHUI)
+    engine = create_engine(make_url(postgres_url).set(username=officer, password=None))
+    try:
+        # The officer cannot read the household dimension: explain answers from the marts.
+        report = explain_household(engine, "H001")
+        other_county = explain_household(engine, "H003")
+        not_listed = explain_household(engine, "H999")
+        earlier = explain_household(engine, "H001", dt.date(2026, 10, 31))
+    finally:
+        engine.dispose()
+    evidence = (
+        "  [R-MEDICAL] 因病：12个月医疗自付 25000 元（数值 25000，阈值 20000）"
+        "  — 医疗保障局 yibao_settlement/结算明细_202611.jsonl 第{}行"
+    )
+    assert report.splitlines() == [
+        "户号 H001  渝水区    户主 张三 360502********123X",
+        "截至 2026-11-30：边缘易致贫户（监测对象），red，风险类型 因病（代码 01）"
+        "；资产核查：待签署授权",
+        "证据涉及的家庭成员：",
+        "  张三 360502********123X",
+        "信号与证据：",
+        evidence.format(10),
+        evidence.format(20),
+    ]
+    assert other_county == "户号 H003：不在本县最新监测名单上（或无权查看这一户）"
+    assert not_listed == "户号 H999：不在本县最新监测名单上（或无权查看这一户）"
+    assert earlier.startswith("户号 H001：监测名单只有 2026-11-30 的名单与证据")
+    # The pipeline reads the warehouse's own tables (no such household in its register).
+    assert explain_household(warehouse, "H001") == "户号 H001：户籍中没有这一户"
 
 
 def test_pipeline_reads_pii_and_writes_everything(warehouse, postgres_url, logins):
@@ -368,6 +423,39 @@ def test_the_whole_run_works_as_the_pipeline_role(demo_city, postgres_url, login
         evidence = evidence.scalars().all()
     assert seen and set(seen) == {county} and len(seen) == per_county[county]
     assert evidence and set(evidence) == {county}
+    # crosscheck explain as that officer: the marts only, every evidence row of the
+    # household, no ID number; a household of the other county is not theirs.
+    from warehouse.explain import explain_household
+
+    with connected_as(postgres_url, officer) as conn:
+        household, rows = conn.exec_driver_sql(
+            "SELECT household_no, count(*) FROM mart_monitoring_evidence "
+            "GROUP BY household_no ORDER BY count(*) DESC, household_no LIMIT 1"
+        ).one()
+    with admin_engine(postgres_url) as pipeline:
+        elsewhere = pipeline.execute(
+            text("SELECT household_no FROM mart_monitoring_list WHERE county <> :c LIMIT 1"),
+            {"c": county},
+        ).scalar_one()
+        # Full ID numbers (the table also keeps invalid fragments, e.g. 6 digits, that any
+        # masked ID contains).
+        ids = (
+            pipeline.execute(
+                text("SELECT id_number FROM pii_identity WHERE length(id_number) >= 15")
+            )
+            .scalars()
+            .all()
+        )
+    engine = create_engine(make_url(postgres_url).set(username=officer, password=None))
+    try:
+        report = explain_household(engine, household)
+        refused = explain_household(engine, elsewhere)
+    finally:
+        engine.dispose()
+    assert report.startswith(f"户号 {household}  {county} ")
+    assert report.count("\n  [") == rows
+    assert [i for i in ids if i in report] == []
+    assert refused == f"户号 {elsewhere}：不在本县最新监测名单上（或无权查看这一户）"
     with connected_as(postgres_url, analyst) as conn:
         total = conn.exec_driver_sql(
             "SELECT count(*) FROM mart_monitoring_list_deidentified"

@@ -20,9 +20,9 @@ from demo.ids import check_chars, id_strings, id_to_15, is_valid_id
 from demo.quirks import IdQuirks, corrupt_ids, fmt_amounts, fmt_dates
 
 # Header text exactly as departments.md lists it: "source: columns", continued on indented lines.
-# county_decisions, xczx_authorisation and gongan_accident are not in departments.md: the
-# county's answer, the signed authorisations and road accidents, specified by us
-# (connectors/sources/<source>.yaml).
+# county_decisions, xczx_authorisation, gongan_accident and yingji_accident are not in
+# departments.md: the county's answer, the signed authorisations, road accidents and
+# work-safety accidents, specified by us (connectors/sources/<source>.yaml, docs/policy.md).
 _SPEC = """
 gongan_hukou: 户号 姓名 公民身份号码 性别 民族 出生日期 与户主关系 户籍地址
   乡镇(街道) 村(社区) 户口状态 注销日期 注销原因
@@ -62,6 +62,8 @@ xczx_authorisation: 授权书编号 户号 县(市、区) 乡镇 村 户主姓�
   授权范围 有效期至 状态
 gongan_accident: 事故编号 事故发生日期 当事人姓名 当事人身份证号 伤亡情况 直接财产损失(元)
   乡镇 村
+yingji_accident: 事故编号 事故类别 发生日期 事故单位 伤亡人员姓名 身份证号码 伤亡程度
+  户籍乡镇 户籍村
 """
 
 

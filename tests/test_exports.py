@@ -148,7 +148,20 @@ def test_county_workbooks_posting_lists_and_changes(tmp_path):
         "数值",
         "阈值",
     )
-    assert len(evidence) == 2
+    # The housing signal, then the notice that the asset checks wait for 李娜's signed
+    # authorisation (none delivered here): 待签署授权 instead of any asset data.
+    assert len(evidence) == 3
+    notice = dict(zip(evidence[0], evidence[2], strict=True))
+    assert (notice["户号"], notice["类别"], notice["风险类型"], notice["来源部门"]) == (
+        "H2",
+        "资产核查",
+        "待签署授权",
+        "乡村振兴局",
+    )
+    assert notice["证据"] == (
+        "待签署授权：名下有车辆、企业法定代表人、多处不动产、财政供养人员（尚无承诺授权书）"
+    )
+    assert notice["文件"] is None and notice["行号"] is None
     row = dict(zip(evidence[0], evidence[1], strict=True))
     assert (row["户号"], row["成员姓名"], row["成员身份证号（脱敏）"]) == (
         "H2",

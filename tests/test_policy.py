@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 from tests.test_cases import _cases, _decision, _flag, _signal
-from tests.test_rules import RULES, frame, income
+from tests.test_rules import RULES, frame, income, without_notice
 from warehouse.rules import RuleInputs, RuleSetError, compute_signals, flag_households
 from warehouse.rules.config import RuleSet
 
@@ -306,7 +306,7 @@ def test_rigid_costs_take_the_type_of_their_largest_cost():
         "yibao_settlement": frame([medical("school", 2000.0)]),
     }
     inputs = RuleInputs(frames=frames)
-    sig = compute_signals(inputs, RULES, AS_OF)
+    sig = without_notice(compute_signals(inputs, RULES, AS_OF))
     assert set(sig["rule_id"]) == {"R-RIGID"}
     assert (sig["risk_code"].item(), sig["risk_type"].item()) == ("02", "因学")
     flags = flag_households(sig, RULES, inputs, AS_OF).set_index("household_no")
@@ -432,8 +432,8 @@ def test_the_2025_example_file_sets_the_2025_line():
     assert example.line(2025) == 8600.0 and RULES.line(2025) == 7800.0
     as_of = dt.date(2025, 11, 30)
     frames = {"nync_income": frame([income("h", 2025, 8300.0)])}
-    with_2025 = compute_signals(RuleInputs(frames=frames), example, as_of)
-    with_default = compute_signals(RuleInputs(frames=frames), RULES, as_of)
+    with_2025 = without_notice(compute_signals(RuleInputs(frames=frames), example, as_of))
+    with_default = without_notice(compute_signals(RuleInputs(frames=frames), RULES, as_of))
     assert set(with_2025["rule_id"]) == {"R-INCOME"}  # below 8,600
     assert set(with_default["rule_id"]) == {"W-NEAR-LINE"}  # above 7,800: a watch only
 
@@ -445,7 +445,8 @@ def test_a_line_tied_to_the_dibao_standard():
     assert tied.line(2025) == 7920.0  # 1.2 x 6,600
     assert RULES.line(2026) == 8000.0  # not tied: monitoring_line
     frames = {"nync_income": frame([income("h", 2026, 8100.0)])}
-    assert set(compute_signals(RuleInputs(frames=frames), tied, AS_OF)["rule_id"]) == {"R-INCOME"}
+    sig = without_notice(compute_signals(RuleInputs(frames=frames), tied, AS_OF))
+    assert set(sig["rule_id"]) == {"R-INCOME"}
 
 
 def test_low_income_categories_are_tags():
@@ -514,6 +515,32 @@ def test_an_accident_killing_or_seriously_injuring_a_member_is_a_sudden_risk():
     flags = flags_of(gongan_accident=flags_input, nync_income=[income("injured", 2026, 30000.0)])
     assert typed(flags, "injured") == ("突发严重困难户", "object")
     assert flags.loc["injured", "grade"] == "yellow"
+
+
+def test_a_work_safety_accident_of_the_emergency_bureau_feeds_the_same_rule():
+    rows = [
+        {**accident("killed", "死亡"), "accident_type": "建筑施工"},
+        {**accident("injured", "重伤"), "accident_type": None},
+        {**accident("minor", "轻伤"), "accident_type": "工矿商贸"},
+        {**accident("old", "死亡", on="2025-11-29"), "accident_type": "火灾"},
+    ]
+    for row in rows:
+        del row["property_loss"]  # the workplace's loss, not in this extract
+    frames = {
+        "yingji_accident": frame(rows),
+        "gongan_accident": frame([accident("road", "重伤", 12000.0)]),
+    }
+    sig = compute_signals(RuleInputs(frames=frames), RULES, AS_OF)
+    hit = sig[sig["rule_id"] == "R-ACCIDENT"].set_index("household_no")
+    assert sorted(hit.index) == ["injured", "killed", "road"]
+    assert set(hit["risk_code"]) == {"05"}
+    assert hit.loc["killed", "source_id"] == "yingji_accident"
+    assert hit.loc["killed", "evidence"] == "意外事故（2026-05-03，建筑施工）：当事人死亡"
+    assert hit.loc["injured", "evidence"] == "意外事故（2026-05-03）：当事人重伤"
+    assert pd.isna(hit.loc["killed", "value"]) and hit.loc["killed", "threshold"] == 10000.0
+    assert (
+        hit.loc["road", "evidence"] == "意外事故（2026-05-03）：当事人重伤，直接财产损失 12000 元"
+    )
 
 
 def test_household_numbers_are_masked_for_analysts():

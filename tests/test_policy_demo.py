@@ -161,7 +161,16 @@ def test_evidence_of_every_flagged_household_in_the_mart_and_the_workbooks(polic
         counted.size().reindex(flagged["household_no"]).to_numpy()
         == flagged["evidence_count"].to_numpy()
     ).all()
-    assert evidence["department"].notna().all() and evidence["file_name"].notna().all()
+    assert evidence["department"].notna().all()
+    # Every row names its file; the authorisation notice only when the household has an
+    # authorisation row (expired, withdrawn or narrower), else there is no file to name.
+    notice = evidence["rule_id"].eq("A-PENDING")
+    assert evidence.loc[~notice, "file_name"].notna().all()
+    assert (
+        evidence.loc[notice & evidence["file_name"].isna(), "evidence"]
+        .str.endswith("（尚无承诺授权书）")
+        .all()
+    )
     assert evidence["member_id_masked"].dropna().str.fullmatch(r"\d{6}\*{8}[\dX]{4}").all()
     truth = pd.read_csv(policy_run["truth"] / "persons.csv", dtype=str)
     ids = set(truth["id_number"])
@@ -221,7 +230,8 @@ def test_asset_checks_only_with_a_signed_authorisation(policy_run):
     table = policy_run["table"]
     # The flagged households of the list (open cases no longer flagged are not checked).
     mart = table(
-        "SELECT household_no, asset_check FROM mart_monitoring_list WHERE household_no IN "
+        "SELECT household_no, asset_check, evidence_count FROM mart_monitoring_list "
+        "WHERE household_no IN "
         f"(SELECT household_no FROM household_flag WHERE as_of = '{AS_OF}')"
     )
     auth = table(
@@ -240,28 +250,98 @@ def test_asset_checks_only_with_a_signed_authorisation(policy_run):
     assert (mart.loc[~authorised, "asset_check"] == "待签署授权").all()
     assert not mart.loc[authorised, "asset_check"].eq("待签署授权").any()
     assert mart.loc[authorised, "asset_check"].notna().any()  # some checks found something
-    evidence = table("SELECT household_no FROM mart_monitoring_evidence WHERE kind = 'asset'")
-    assert set(evidence["household_no"]) <= set(valid["household_no"])
-    signals = table("SELECT household_no FROM risk_signal WHERE rule_id LIKE 'A-%'")
+    evidence = table(
+        "SELECT household_no, rule_id, evidence FROM mart_monitoring_evidence WHERE kind = 'asset'"
+    )
+    data = evidence[evidence["rule_id"] != "A-PENDING"]
+    assert len(data) and set(data["household_no"]) <= set(valid["household_no"])
+    signals = table(
+        "SELECT household_no FROM risk_signal WHERE rule_id LIKE 'A-%' AND rule_id <> 'A-PENDING'"
+    )
     assert set(signals["household_no"]) <= set(valid["household_no"])
+    # Instead of the data: the notice, in the evidence (and the 证据 sheet, explain) of
+    # every listed household with signals that has no valid authorisation.
+    notice = evidence[evidence["rule_id"] == "A-PENDING"]
+    with_signals = mart[mart["evidence_count"] > 0]
+    waiting = with_signals.loc[
+        ~with_signals["household_no"].isin(valid["household_no"]), "household_no"
+    ]
+    assert len(waiting) and sorted(notice["household_no"]) == sorted(waiting)
+    assert (
+        notice["evidence"]
+        .str.startswith("待签署授权：名下有车辆、企业法定代表人、多处不动产、财政供养人员（")
+        .all()
+    )
 
 
-def test_accidents_from_the_accident_source(policy_run, demo_city):
-    files = list((demo_city["landing"] / "gongan_accident").glob("*.csv"))
-    landed = pd.concat([pd.read_csv(f, encoding="gb18030", dtype=str) for f in files])
-    recent = pd.to_datetime(landed["事故发生日期"]) > pd.Timestamp(AS_OF) - pd.DateOffset(years=1)
-    serious = landed[
-        recent
+def test_accidents_from_both_accident_sources(policy_run, demo_city):
+    """R-ACCIDENT from 公安交警 road accidents and 应急管理局 work-safety accidents: one
+    signal per landed casualty within the window (the demo's IDs are clean here)."""
+
+    def landed(source: str, encoding: str) -> pd.DataFrame:
+        files = sorted((demo_city["landing"] / source).glob("*.csv"))
+        return pd.concat([pd.read_csv(f, encoding=encoding, dtype=str) for f in files])
+
+    window = pd.Timestamp(AS_OF) - pd.DateOffset(years=1)
+    road = landed("gongan_accident", "gb18030")
+    road = road[
+        (pd.to_datetime(road["事故发生日期"]) > window)
         & (
-            landed["伤亡情况"].isin(["死亡", "重伤"])
-            | (landed["直接财产损失(元)"].astype(float) >= 10000)
+            road["伤亡情况"].isin(["死亡", "重伤"])
+            | (road["直接财产损失(元)"].astype(float) >= 10000)
         )
     ]
+    work = landed("yingji_accident", "utf-8")
+    work_recent = work[pd.to_datetime(work["发生日期"]) > window]
+    work_serious = work_recent[work_recent["伤亡程度"].isin(["死亡", "重伤"])]
     signals = policy_run["table"](
         f"SELECT * FROM risk_signal WHERE as_of = '{AS_OF}' AND rule_id = 'R-ACCIDENT'"
     )
-    assert len(serious) > 0 and len(signals) == len(serious)
+    by_source = signals.groupby("source_id").size().to_dict()
+    assert len(road) > 0 and len(work_serious) > 0
+    assert by_source == {"gongan_accident": len(road), "yingji_accident": len(work_serious)}
+    # The demo city's work-safety casualties (seed 7, 250 households): one recent death or
+    # serious injury; the others minor or older than the window.
+    assert (len(work), len(work_serious)) == (2, 1)
     assert set(signals["risk_code"]) == {"05"} and set(signals["risk_type"]) == {"因意外事故"}
+    work_signal = signals[signals["source_id"] == "yingji_accident"].iloc[0]
+    kind, day, hurt = work_serious.iloc[0][["事故类别", "发生日期", "伤亡程度"]]
+    day = pd.Timestamp(day).strftime("%Y-%m-%d")
+    assert work_signal["evidence"] == f"意外事故（{day}，{kind}）：当事人{hurt}"
     # Only households planted with hardship (the clean ones had minor or old accidents).
     truth = pd.read_csv(demo_city["truth"] / "hardship.csv", dtype=str)
     assert set(signals["household_no"]) <= set(truth["household_no"])
+
+
+def test_income_rules_use_the_rolling_twelve_months_of_monthly_wages(policy_run):
+    """The demo's current-year 工资性收入 is the sum of 人社's monthly wages over the 12
+    months to the run date, so the rolling income equals the delivered per-capita income:
+    every income signal of a household with monthly wage rows states the window and the
+    source, with the value of the 2026 nync_income row."""
+    table = policy_run["table"]
+    signals = table(
+        f"SELECT household_no, rule_id, value, evidence FROM risk_signal WHERE as_of = '{AS_OF}' "
+        "AND rule_id IN ('R-INCOME', 'W-NEAR-LINE', 'R-DROP') ORDER BY household_no, rule_id"
+    )
+    income = table(
+        "SELECT l.household_no, s.income_pc FROM stg_nync_income s JOIN record_link l "
+        "ON l.source_id = 'nync_income' AND l.record_key = s.record_key WHERE s.year = 2026"
+    ).set_index("household_no")["income_pc"]
+    monthly = set(
+        table(
+            "SELECT DISTINCT l.household_no FROM stg_renshe_employment s JOIN record_link l "
+            "ON l.source_id = 'renshe_employment' AND l.record_key = s.record_key"
+        )["household_no"]
+    )
+    rolled = signals["evidence"].str.contains(
+        "工资性收入按人社局就业失业月度数据 2025-12至2026-11 计 ", regex=False
+    )
+    # Measured on the demo city (seed 7, 250 households): 2 R-INCOME and 2 R-DROP, all of
+    # households with monthly wages, all twelve months present.
+    assert sorted(signals["rule_id"]) == ["R-DROP", "R-DROP", "R-INCOME", "R-INCOME"]
+    assert rolled.all() and set(signals["household_no"]) <= monthly
+    assert signals["evidence"].str.contains("12个月齐全", regex=False).all()
+    below = signals[signals["rule_id"] == "R-INCOME"]
+    assert below["evidence"].str.startswith("近12个月（2025-12至2026-11）人均纯收入 ").all()
+    for row in signals.itertuples():
+        assert round(row.value, 2) == round(income[row.household_no], 2), row.household_no

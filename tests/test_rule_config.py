@@ -86,6 +86,7 @@ object_types: {sudden_rules: []}
 authorisation:
   source: xczx_authorisation
   asset_scope: [全部]
+  gated_sources: {gongan_vehicle: [车辆]}
   valid_status: [有效]
   pending_label: 待授权
 low_income:
@@ -95,6 +96,13 @@ low_income:
   edge_tag: 低保边缘
   rigid_tag: 刚性支出困难
 accident: {sources: [gongan_accident], injuries: [死亡], min_loss: 1}
+rolling_income:
+  enabled: false
+  source: renshe_employment
+  months: 12
+  min_months: 6
+  no_wage_status: [登记失业]
+industry: {sources: [declarations], reasons: [因产业失败]}
 """
 
 
@@ -256,6 +264,10 @@ def test_minimal_custom_file_loads_and_drives_the_rules(tmp_path):
     signals = compute_signals(
         RuleInputs(frames={"nync_income": income}), rules, dt.date(2026, 11, 30)
     )
+    # Each with the notice that its vehicle check waits for an authorisation (none given).
+    notice = signals[signals["rule_id"] == "A-PENDING"]
+    assert notice["evidence"].tolist() == ["待授权：A-VEHICLE（尚无承诺授权书）"] * 2  # no label
+    signals = signals[signals["rule_id"] != "A-PENDING"]
     found = dict(zip(signals["household_no"], signals["rule_id"], strict=True))
     assert found == {"below": "R-INCOME", "near": "W-NEAR-LINE"}  # line 6000, margin 20%
     assert signals.loc[signals["rule_id"] == "R-INCOME", "risk_type"].item() == "收入低"

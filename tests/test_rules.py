@@ -26,11 +26,19 @@ def frame(rows: list[dict]) -> pd.DataFrame:
 
 
 def signals(**frames) -> pd.DataFrame:
-    return compute_signals(RuleInputs(frames=frames), RULES, AS_OF)
+    """Every signal but the authorisation notice (A-PENDING: no authorisation in these
+    frames; tests/test_rolling_income.py tests it)."""
+    return without_notice(compute_signals(RuleInputs(frames=frames), RULES, AS_OF))
+
+
+def without_notice(sig: pd.DataFrame) -> pd.DataFrame:
+    return sig[sig["rule_id"] != "A-PENDING"].reset_index(drop=True)
 
 
 def rules_of(sig: pd.DataFrame, household: str) -> set[str]:
-    return set(sig.loc[sig["household_no"] == household, "rule_id"])
+    """The rules that fired for the household, the authorisation notice aside."""
+    own = sig[(sig["household_no"] == household) & (sig["rule_id"] != "A-PENDING")]
+    return set(own["rule_id"])
 
 
 def income(hh: str, year: int, pc: float, net: float | None = None) -> dict:
@@ -755,4 +763,5 @@ def test_registry_order_is_fixed():
         "rule_leads",
         "rule_assets",
         "rule_accident",
+        "rule_industry",
     ]

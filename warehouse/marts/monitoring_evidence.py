@@ -105,6 +105,9 @@ def build_monitoring_evidence(engine: Engine, as_of: dt.date, county: str | None
     evidence["kind"] = evidence_kind(evidence["rule_id"], evidence["risk_code"])
     evidence["evidence"] = evidence["evidence"].fillna("").map(redact_ids)
     evidence["as_of"] = as_of
+    # A signal without a row (the authorisation notice) leaves the row number blank: keep
+    # the column integer (PostgreSQL's COPY refuses "2.0" for an integer).
+    evidence["row_number"] = pd.to_numeric(evidence["row_number"]).astype("Int64")
     evidence = evidence[[c.name for c in MonitoringEvidence.__table__.c]].sort_values(
         ["household_no", "signal_no"]
     )
@@ -115,9 +118,10 @@ def build_monitoring_evidence(engine: Engine, as_of: dt.date, county: str | None
 
 
 def read_monitoring_evidence(engine: Engine, county: str | None = None) -> pd.DataFrame:
-    """The evidence of the listed households (the city's, or one ``county``'s)."""
+    """The evidence of the listed households (the city's, or one ``county``'s); the row
+    number an integer, blank for a signal without a row (the authorisation notice)."""
     with engine.connect() as conn:
-        return read_frame(
+        evidence = read_frame(
             conn,
             select(MonitoringEvidence)
             .where(is_county(MonitoringEvidence.county, county))
@@ -127,3 +131,5 @@ def read_monitoring_evidence(engine: Engine, county: str | None = None) -> pd.Da
                 MonitoringEvidence.signal_no,
             ),
         )
+    evidence["row_number"] = pd.to_numeric(evidence["row_number"]).astype("Int64")
+    return evidence

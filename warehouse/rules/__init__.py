@@ -10,11 +10,15 @@ Modules, in the order a run uses them:
 - ``config``: the rule set (typed from YAML; unknown keys refused), ``load_rule_set``.
 - ``inputs``: ``RuleInputs`` (linked staging rows, register persons) and shared helpers.
 - ``evidence``: the signal rows every rule returns.
+- ``rolling``: income over the rolling 12 months where 人社 monthly wages exist (the
+  income rules, the income position and the low-income tags read it).
 - one module per risk family: ``income`` (R-INCOME, W-NEAR-LINE, R-DROP, R-RIGID),
   ``health`` (R-MEDICAL, R-DISABILITY, R-MEDINS), ``home`` (R-DISASTER, R-HOUSING,
   R-WATER), ``education`` (R-SCHOOL), ``work`` (R-WORK, R-LABOUR), ``assistance``
   (R-ASSIST: a tag, not a risk), ``leads`` (L-DECLARATION, L-VISIT), ``assets`` (A-*,
-  only with a signed authorisation), ``accident`` (R-ACCIDENT).
+  each gated source only under a signed authorisation covering it; A-PENDING names the
+  checks waiting for one), ``accident`` (R-ACCIDENT, road and work-safety accidents),
+  ``industry`` (R-INDUSTRY, 因产业项目失败).
 - ``grading``: the rule registry, ``compute_signals`` and ``flag_households``.
 - ``storage``: ``run_rules`` computes and stores one run date.
 """

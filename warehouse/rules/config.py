@@ -55,6 +55,8 @@ RULE_IDS = (
     "A-PAYROLL",
     "A-PROPERTY",
     "R-ACCIDENT",
+    "R-INDUSTRY",
+    "A-PENDING",
 )
 
 
@@ -203,12 +205,48 @@ class Accident(Section):
 
 
 class Authorisation(Section):
-    """承诺授权书: which signed authorisations let asset checks be shown for a household."""
+    """承诺授权书: which signed authorisations let data beyond the monitoring sources (the
+    asset checks) be queried and shown for a household."""
 
     source: str  # the source spec of the authorisations
     asset_scope: list[str] = Field(min_length=1)  # a scope naming one of these covers assets
+    # Source -> the scope words that cover it (besides asset_scope): a source listed here
+    # is read for a household only under a valid authorisation naming one of them.
+    gated_sources: dict[str, list[str]] = Field(min_length=1)
     valid_status: list[str]
-    pending_label: str  # what the list shows without a valid authorisation
+    pending_label: str  # what every output shows without a valid authorisation
+
+
+class RollingIncome(Section):
+    """Wage income over the last months from 人社 monthly wages (income rules)."""
+
+    enabled: bool
+    source: str  # the monthly wage extract (renshe_employment)
+    months: int = Field(ge=1, le=24)  # the window: the run month and the months before it
+    # A member with fewer known months than this: the household keeps the annual wage.
+    min_months: int = Field(ge=1)
+    # Months with these statuses and no wage figure count as known, with no wage.
+    no_wage_status: list[str]
+
+    @model_validator(mode="after")
+    def _min_within_window(self) -> RollingIncome:
+        if self.min_months > self.months:
+            raise ValueError(f"min_months {self.min_months} exceeds months {self.months}")
+        return self
+
+
+class Industry(Section):
+    """因产业项目失败 (R-INDUSTRY): stated by a declaration or found on a cadre visit."""
+
+    sources: list[str] = Field(min_length=1)  # declarations, cadre_visits
+    reasons: list[str] = Field(min_length=1)  # reason / 问题类别 values meaning it
+
+    @model_validator(mode="after")
+    def _known_sources(self) -> Industry:
+        unknown = [s for s in self.sources if s not in ("declarations", "cadre_visits")]
+        if unknown:
+            raise ValueError(f"sources: {', '.join(unknown)}: only declarations, cadre_visits")
+        return self
 
 
 class LowIncome(Section):
@@ -272,6 +310,8 @@ class RuleSet(Section):
     authorisation: Authorisation
     low_income: LowIncome
     accident: Accident
+    rolling_income: RollingIncome
+    industry: Industry
 
     @model_validator(mode="after")
     def _codes_known(self) -> RuleSet:

@@ -14,7 +14,13 @@ import pandas as pd
 
 from warehouse.models import HouseholdFlag
 from warehouse.rules.accident import rule_accident
-from warehouse.rules.assets import authorised_households, rule_assets
+from warehouse.rules.assets import (
+    ASSET_RULES,
+    PENDING_RULE,
+    authorised_sources,
+    pending_authorisation,
+    rule_assets,
+)
 from warehouse.rules.assistance import rule_assist
 from warehouse.rules.config import RuleSet
 from warehouse.rules.education import rule_school
@@ -22,12 +28,15 @@ from warehouse.rules.evidence import SIGNAL_COLUMNS
 from warehouse.rules.health import rule_disability, rule_medical, rule_medins
 from warehouse.rules.home import rule_disaster, rule_housing, rule_water
 from warehouse.rules.income import rule_income, rule_rigid
-from warehouse.rules.inputs import RuleInputs, _income
+from warehouse.rules.industry import rule_industry
+from warehouse.rules.inputs import RuleInputs
 from warehouse.rules.leads import rule_leads
+from warehouse.rules.rolling import income_by_year
 from warehouse.rules.work import rule_labour, rule_work
 
 __all__ = [
     "RULES",
+    "asset_check",
     "compute_signals",
     "flag_households",
     "income_position",
@@ -54,6 +63,7 @@ RULES = (
     rule_leads,
     rule_assets,
     rule_accident,
+    rule_industry,
 )
 
 
@@ -67,6 +77,16 @@ def compute_signals(inputs: RuleInputs, rules: RuleSet, as_of: dt.date) -> pd.Da
     columns = [*SIGNAL_COLUMNS, "gap", "risk_code", "risk_type"]
     if not parts:
         return pd.DataFrame(columns=columns)
+    # Households with a risk, a lead or a watch signal: which asset checks wait for their
+    # signed authorisation (A-PENDING), shown wherever their signals are.
+    raised = pd.concat([p[["household_no", "rule_id"]] for p in parts], ignore_index=True)
+    listed = raised.loc[
+        ~raised["rule_id"].str.startswith("A-") & ~raised["rule_id"].isin(list(rules["tags"])),
+        "household_no",
+    ]
+    pending = pending_authorisation(inputs, rules, as_of, pd.Index(listed.dropna().unique()))
+    if len(pending):
+        parts.append(pending)
     signals = pd.concat(parts, ignore_index=True)[[*SIGNAL_COLUMNS, "gap", "risk_code"]]
     by_rule = signals["rule_id"].map(rules["risk_of_rule"])
     signals["risk_code"] = signals["risk_code"].astype(object).fillna(by_rule)
@@ -81,9 +101,17 @@ def compute_signals(inputs: RuleInputs, rules: RuleSet, as_of: dt.date) -> pd.Da
         .fillna(signals["rule_id"].map(rules.label))
     )
     signals["gap"] = signals["gap"].astype(bool) | signals["rule_id"].isin(rules["gap_rules"])
+    # Integers, blank where a signal has no row (the notice of a household without an
+    # authorisation): never floats, which PostgreSQL's COPY refuses for integer columns.
+    for col in ("load_id", "row_number"):
+        signals[col] = pd.to_numeric(signals[col]).astype("Int64")
+    # The authorisation notice last in its household: the numbers of the other signals
+    # do not depend on it.
     return (
-        signals[columns]
-        .sort_values(["household_no", "rule_id", "source_id", "load_id", "row_number"])
+        signals.assign(notice=signals["rule_id"].eq(PENDING_RULE))
+        .sort_values(["household_no", "notice", "rule_id", "source_id", "load_id", "row_number"])[
+            columns
+        ]
         .reset_index(drop=True)
     )
 
@@ -96,11 +124,14 @@ OBJECT, GAP_REFERRAL, VERIFY, LEAD = "object", "gap_referral", "verify", "lead"
 EDGE, UNSTABLE, SUDDEN = "边缘易致贫户", "脱贫不稳定户", "突发严重困难户"
 
 
-def income_position(inputs: RuleInputs, rules: RuleSet, households: pd.Index) -> pd.Series:
+def income_position(
+    inputs: RuleInputs, rules: RuleSet, households: pd.Index, as_of: dt.date
+) -> pd.Series:
     """below / near (under line x (1 + near_line_margin)) / above / unknown, per household,
-    from its latest income year's per-capita income and that year's line."""
+    from its latest income year's per-capita income (the rolling window's where monthly
+    wages allow) and that year's line."""
     income = (
-        _income(inputs, rules)
+        income_by_year(inputs, rules, as_of)
         .dropna(subset=["income_pc"])
         .sort_values("year")
         .drop_duplicates("household_no", keep="last")
@@ -155,7 +186,7 @@ def low_income_tags(
     and 刚性支出困难家庭 (rigid costs above income: R-RIGID)."""
     cfg = rules["low_income"]
     income = (
-        _income(inputs, rules)
+        income_by_year(inputs, rules, as_of)
         .dropna(subset=["income_pc"])
         .sort_values("year")
         .drop_duplicates("household_no", keep="last")
@@ -182,6 +213,28 @@ def low_income_tags(
         ],
         ignore_index=True,
     )
+
+
+def asset_check(found: pd.Series, covered: pd.DataFrame, rules: RuleSet) -> pd.Series:
+    """The list's asset column per household (``found``: the checks that found something,
+    ';'-joined, indexed by household): asset data only under the household's signed
+    authorisation. No gated source covered: the pending label alone; some covered: what
+    they found, then the pending label naming the checks still waiting for one."""
+    pending = rules["authorisation"]["pending_label"]
+    gated = list(rules["authorisation"]["gated_sources"])
+    labels = {s: rules.label(ASSET_RULES.get(s, s)) for s in gated}
+    out = found.astype(object).copy()
+    have = covered.groupby("household_no")["source_id"].agg(set)
+    for household in found.index:
+        mine = have.get(household, set())
+        if not mine:
+            out[household] = pending
+            continue
+        waiting = [labels[s] for s in gated if s not in mine]
+        if waiting:
+            note = f"{pending}（{'、'.join(waiting)}）"
+            out[household] = note if pd.isna(found[household]) else f"{found[household]};{note}"
+    return out
 
 
 def _lead_label(signals: pd.DataFrame) -> pd.Series:
@@ -211,7 +264,7 @@ def flag_households(
         return pd.DataFrame(columns=columns)
     is_asset = signals["rule_id"].str.startswith("A-")
     is_tag = signals["rule_id"].isin(list(rules["tags"]))
-    assets, tags = signals[is_asset], signals[is_tag]
+    assets, tags = signals[is_asset & signals["rule_id"].ne(PENDING_RULE)], signals[is_tag]
     sig = signals[~is_asset & ~is_tag].copy()
     if sig.empty:
         return pd.DataFrame(columns=columns)
@@ -253,7 +306,7 @@ def flag_households(
         .drop_duplicates("household_no", keep="last")
         .set_index("household_no")
     )
-    position = income_position(inputs, rules, households)
+    position = income_position(inputs, rules, households, as_of)
     sudden = is_risk & sig["rule_id"].isin(rules["object_types"]["sudden_rules"]) & ~gap
     typed = object_types(
         position,
@@ -300,10 +353,8 @@ def flag_households(
         .groupby("household_no")["label"]
         .agg(";".join)
     )
-    # Asset data only with the household's signed authorisation; without it, say so.
-    authorised = households.isin(authorised_households(inputs, rules, as_of))
-    flags["asset_check"] = asset_labels.reindex(households).where(
-        authorised, rules["authorisation"]["pending_label"]
+    flags["asset_check"] = asset_check(
+        asset_labels.reindex(households), authorised_sources(inputs, rules, as_of), rules
     )
     flags["lead_date"] = pd.to_datetime(flags["lead_date"]).dt.date
     flags = flags.reset_index().rename(columns={"index": "household_no"})

@@ -14,30 +14,33 @@ from warehouse.rules.education import _school_year_overlaps
 from warehouse.rules.evidence import _fmt, _signals
 from warehouse.rules.health import _medical_costs
 from warehouse.rules.inputs import RuleInputs, _in_window, _income
+from warehouse.rules.rolling import income_by_year
 
 __all__ = ["rule_income", "rule_rigid"]
 
 
 def rule_income(inputs: RuleInputs, rules: RuleSet, as_of: dt.date) -> list[pd.DataFrame]:
-    inc = _income(inputs, rules)
+    """The latest income (the rolling window's where monthly wages allow: ``rolling``)
+    against its year's line; a drop against the year before."""
+    inc = income_by_year(inputs, rules, as_of)
     latest = inc.sort_values("year").drop_duplicates("household_no", keep="last")
     latest = latest.dropna(subset=["income_pc"])
     line = latest["year"].astype(int).map(rules.line)
     below = latest[latest["income_pc"] < line]
     bl = line[below.index]
-    year = below["year"].astype(int).astype(str)
     out = [
         _signals(
             below,
             "R-INCOME",
             below["income_pc"],
             bl,
-            year
-            + "年人均纯收入 "
+            below["period"]
+            + "人均纯收入 "
             + _fmt(below["income_pc"])
             + " 元，低于监测线 "
             + _fmt(bl)
-            + " 元",
+            + " 元"
+            + _noted(below),
         )
     ]
     margin = 1 + rules["near_line_margin"]
@@ -49,7 +52,13 @@ def rule_income(inputs: RuleInputs, rules: RuleSet, as_of: dt.date) -> list[pd.D
             "W-NEAR-LINE",
             near["income_pc"],
             nl * margin,
-            "人均纯收入 " + _fmt(near["income_pc"]) + " 元，距监测线 " + _fmt(nl) + " 元不足 10%",
+            near["period"]
+            + "人均纯收入 "
+            + _fmt(near["income_pc"])
+            + " 元，距监测线 "
+            + _fmt(nl)
+            + " 元不足 10%"
+            + _noted(near),
         )
     )
     prev = inc.assign(year=inc["year"] + 1)[["household_no", "year", "income_pc"]]
@@ -66,10 +75,17 @@ def rule_income(inputs: RuleInputs, rules: RuleSet, as_of: dt.date) -> list[pd.D
             + _fmt(dropped["income_pc_prev"])
             + " 元降至 "
             + _fmt(dropped["income_pc"])
-            + " 元",
+            + " 元"
+            + _noted(dropped),
         )
     )
     return out
+
+
+def _noted(rows: pd.DataFrame) -> pd.Series:
+    """The income's note (the wage months and source), after a '；', or nothing."""
+    note = rows["note"].fillna("").astype(str)
+    return note.where(note.eq(""), "；" + note)
 
 
 def rule_rigid(inputs: RuleInputs, rules: RuleSet, as_of: dt.date) -> list[pd.DataFrame]:
