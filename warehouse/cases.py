@@ -39,7 +39,8 @@ from warehouse.models import (
 )
 from warehouse.partition import in_county
 from warehouse.rules import RuleInputs, RuleSet
-from warehouse.rules.inputs import _age, _income, _living, _working_age
+from warehouse.rules.inputs import _age, _living, _working_age
+from warehouse.rules.rolling import income_by_year
 
 __all__ = ["CaseInputs", "build_cases", "case_counts", "derive_cases", "suggest_measures"]
 
@@ -504,7 +505,9 @@ def read_case_inputs(
         signals=signals,
         decisions=decisions,
         persons=persons,
-        income=_income(rule_inputs, rules),
+        # The income the rules judged: the run year's from the rolling 12 months of wages
+        # where 人社's monthly rows allow it, else the annual row.
+        income=income_by_year(rule_inputs, rules, as_of)[["household_no", "year", "income_pc"]],
     )
 
 

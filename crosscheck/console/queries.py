@@ -195,6 +195,8 @@ def household_detail(engine: Engine, household_no: str) -> dict:
             .where(RiskSignal.household_no == household_no, RiskSignal.as_of == latest)
             .order_by(RiskSignal.signal_no),
         )
+        # A notice without a row (待签署授权) leaves a gap: whole numbers stay whole (行号 2).
+        signals["row_number"] = [None if pd.isna(n) else int(n) for n in signals["row_number"]]
         cases = read_frame(
             conn,
             select(
