@@ -235,12 +235,10 @@ def link_candidates(
     return result.links, result.review
 
 
-def lead_evidence(
-    engine: Engine, specs: dict[str, SourceSpec], config: LeadEvidenceSettings, earlier: list[str]
-) -> LeadEvidence:
-    """What the city holds on households, for weighing a lead's candidates: the events of
-    every evidence source (``config.kinds``, as linked and stored) and the phones and
-    labelled reasons of the ``earlier`` lead sources' trusted links."""
+def evidence_events(
+    engine: Engine, specs: dict[str, SourceSpec], config: LeadEvidenceSettings
+) -> pd.DataFrame | None:
+    """The events of every evidence source (``config.kinds``), as linked and stored."""
     events = []
     for kind in config.kinds:
         if kind.source_id not in specs:
@@ -249,6 +247,19 @@ def lead_evidence(
         events.append(
             evidence_rows(kind, *_staged_and_links(engine, specs[kind.source_id], columns))
         )
+    return pd.concat(events, ignore_index=True) if events else None
+
+
+def lead_evidence(
+    engine: Engine,
+    specs: dict[str, SourceSpec],
+    config: LeadEvidenceSettings,
+    earlier: list[str],
+    events: pd.DataFrame | None,
+) -> LeadEvidence:
+    """What the city holds on households, for weighing a lead's candidates: the
+    ``events`` (``evidence_events``) and the phones and labelled reasons of the
+    ``earlier`` lead sources' trusted links."""
     phones, labelled = [], []
     for source_id in earlier:
         spec = specs[source_id]
@@ -260,7 +271,7 @@ def lead_evidence(
             own = links[links["method"].isin(TRUSTED)][["record_key", "household_no"]]
             labelled.append(own.merge(records[["record_key", "reason", "date"]]))
     return LeadEvidence(
-        events=pd.concat(events, ignore_index=True) if events else None,
+        events=events,
         phones=pd.concat(phones, ignore_index=True) if phones else None,
         labelled=(
             pd.concat(labelled, ignore_index=True)[["reason", "date", "household_no"]]
@@ -339,6 +350,7 @@ def link_all(engine: Engine, *, retrain: bool = False, full: bool = False) -> di
     config = LeadEvidenceSettings.from_extra(settings.extra)
     outcome: dict[str, str] = {}
     digests: dict[str, str] = {}  # each source's inputs digest as it stands after this run
+    events = None  # what the evidence sources say of households, read when a lead needs it
     # One source at a time: memory is bounded by the largest source, not the whole city.
     # Leads last, in their settings' order: what other sources say of households (and the
     # leads before them) weighs their candidates.
@@ -361,7 +373,10 @@ def link_all(engine: Engine, *, retrain: bool = False, full: bool = False) -> di
         stats: dict = {}
         if source_id in leads:
             # Small sources, read whole: their own exact-ID links teach the evidence stage.
-            evidence = lead_evidence(engine, specs, config, leads[: leads.index(source_id)])
+            if events is None:  # read once, for every lead source to link
+                events = evidence_events(engine, specs, config)
+            earlier = leads[: leads.index(source_id)]
+            evidence = lead_evidence(engine, specs, config, earlier, events)
             links, review = link_source(
                 engine,
                 spec,
